@@ -1,0 +1,521 @@
+//! One Raft group hosted by this member: its openraft instance, its applied state, and the
+//! operations the services need (propose a write, wait for a linearizable read point, lease
+//! keep-alives, membership changes), forwarding to the leader when this member is not it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::{ChangeMembers, ServerState};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+use crate::network::{ChannelPool, PeerIdentity, decode};
+use crate::storage::{ALARM_NOSPACE, SmShared};
+use crate::types::{Applied, MemberAttr, NodeId, PeerNode, Raft, Request};
+use keelson_proto::etcdserverpb as pb;
+
+/// A request a follower forwards to the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Forward {
+    /// Replicate a command.
+    Propose(Request),
+    /// Confirm leadership and return the index a linearizable read must wait for.
+    ReadIndex,
+    /// Renew a lease; returns its TTL (0 when it does not exist).
+    KeepAlive(i64),
+    /// A lease's remaining TTL (-1 when it does not exist).
+    TimeToLive(i64),
+    /// A membership change.
+    Membership(MemberChange),
+}
+
+/// A membership change, as etcd's Cluster service asks for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MemberChange {
+    /// Add a member (as a learner or a voter).
+    Add {
+        /// New member id.
+        id: NodeId,
+        /// Its peer URLs.
+        peer_urls: Vec<String>,
+        /// Add as a non-voting learner.
+        learner: bool,
+    },
+    /// Promote a learner to voter.
+    Promote(NodeId),
+    /// Remove a member.
+    Remove(NodeId),
+    /// Change a member's peer URLs.
+    Update(NodeId, Vec<String>),
+}
+
+/// The leader's answer to a forwarded request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ForwardReply {
+    /// A command was applied.
+    Applied(Applied),
+    /// The read index.
+    ReadIndex(u64),
+    /// A TTL in seconds.
+    Ttl(i64),
+    /// Done.
+    Done,
+}
+
+/// Tunables of a group.
+#[derive(Debug, Clone)]
+pub struct GroupOptions {
+    /// How long a client request may wait for a leader and a commit.
+    pub request_timeout: Duration,
+    /// The smallest lease TTL granted.
+    pub min_lease_ttl: i64,
+}
+
+/// A member's view of one Raft group.
+pub struct Group {
+    /// The group's name (`default` for the etcd API's keyspace).
+    pub name: String,
+    /// This member's id.
+    pub id: NodeId,
+    /// The cluster id.
+    pub cluster_id: u64,
+    /// openraft.
+    pub raft: Raft,
+    /// Applied state.
+    pub sm: Arc<SmShared>,
+    pool: Arc<ChannelPool>,
+    opts: GroupOptions,
+    /// Lease deadlines, kept by the leader only.
+    deadlines: Mutex<HashMap<i64, Instant>>,
+    /// The term in which `deadlines` were last refreshed.
+    lease_term: Mutex<u64>,
+}
+
+impl Group {
+    /// Wraps a started Raft instance.
+    pub fn new(
+        name: String,
+        id: NodeId,
+        cluster_id: u64,
+        raft: Raft,
+        sm: Arc<SmShared>,
+        pool: Arc<ChannelPool>,
+        opts: GroupOptions,
+    ) -> Arc<Group> {
+        Arc::new(Group {
+            name,
+            id,
+            cluster_id,
+            raft,
+            sm,
+            pool,
+            opts,
+            deadlines: Mutex::new(HashMap::new()),
+            lease_term: Mutex::new(0),
+        })
+    }
+
+    /// The current leader, if known.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// The current term.
+    pub fn term(&self) -> u64 {
+        self.raft.metrics().borrow().current_term
+    }
+
+    /// True while this member leads the group.
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    /// An etcd response header at `revision`.
+    pub fn header(&self, revision: i64) -> pb::ResponseHeader {
+        pb::ResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.id,
+            revision,
+            raft_term: self.term(),
+        }
+    }
+
+    /// Current store revision of this member's applied state.
+    pub fn current_rev(&self) -> i64 {
+        self.sm.read().mvcc.current_rev()
+    }
+
+    fn identity(&self) -> PeerIdentity {
+        PeerIdentity {
+            group: self.name.clone(),
+            cluster_id: self.cluster_id,
+            from: self.id,
+        }
+    }
+
+    fn peer_url(&self, id: NodeId) -> Option<String> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.membership_config
+            .membership()
+            .get_node(&id)
+            .and_then(|n| n.peer_urls.first().cloned())
+    }
+
+    /// Waits (up to the request timeout) for a known leader.
+    async fn wait_leader(&self, deadline: Instant) -> Result<NodeId> {
+        let mut rx = self.raft.metrics();
+        loop {
+            if let Some(l) = rx.borrow().current_leader {
+                return Ok(l);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::NoLeader);
+            }
+            if tokio::time::timeout(left, rx.changed()).await.is_err() {
+                return Err(StoreError::NoLeader);
+            }
+        }
+    }
+
+    /// Sends `req` to the leader over the peer transport.
+    async fn forward(
+        &self,
+        leader: NodeId,
+        req: &Forward,
+        deadline: Instant,
+    ) -> Result<ForwardReply> {
+        let url = self.peer_url(leader).ok_or(StoreError::NoLeader)?;
+        let mut client = self.pool.client(&url)?;
+        let mut request = tonic::Request::new(self.identity().message(req)?);
+        request.set_timeout(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        );
+        let reply = client.forward(request).await.map_err(|s| match s.code() {
+            tonic::Code::DeadlineExceeded => StoreError::Timeout,
+            _ => StoreError::Unreachable(s.message().to_string()),
+        })?;
+        let r: Result<ForwardReply> = decode(&reply.into_inner())?;
+        r
+    }
+
+    /// Runs `req`: here if this member leads, otherwise at the leader. Retries across leader
+    /// changes until the request timeout.
+    pub async fn call(&self, req: Forward) -> Result<ForwardReply> {
+        let deadline = Instant::now() + self.opts.request_timeout;
+        loop {
+            let leader = self.wait_leader(deadline).await?;
+            let res = if leader == self.id {
+                self.serve_forward(req.clone()).await
+            } else {
+                self.forward(leader, &req, deadline).await
+            };
+            match res {
+                Err(StoreError::NoLeader) | Err(StoreError::Unreachable(_))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(StoreError::Unreachable(_)) => return Err(StoreError::Timeout),
+                other => return other,
+            }
+        }
+    }
+
+    /// Replicates a command and returns what applying it produced.
+    pub async fn propose(&self, req: Request) -> Result<Applied> {
+        match self.call(Forward::Propose(req)).await? {
+            ForwardReply::Applied(a) => Ok(a),
+            other => Err(StoreError::Storage(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Returns once this member's state reflects every write acknowledged before the call
+    /// (etcd's ReadIndex): the leader confirms its leadership with a quorum, then this member
+    /// waits until it has applied up to the leader's commit index.
+    pub async fn read_barrier(&self) -> Result<()> {
+        let index = match self.call(Forward::ReadIndex).await? {
+            ForwardReply::ReadIndex(i) => i,
+            other => return Err(StoreError::Storage(format!("unexpected reply {other:?}"))),
+        };
+        self.raft
+            .wait(Some(self.opts.request_timeout))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map_err(|_| StoreError::Timeout)?;
+        Ok(())
+    }
+
+    /// Serves a request on the leader (from a local caller or a follower).
+    pub async fn serve_forward(&self, req: Forward) -> Result<ForwardReply> {
+        match req {
+            Forward::Propose(r) => match self.raft.client_write(r).await {
+                Ok(resp) => resp.data.0.map(ForwardReply::Applied),
+                Err(e) => Err(map_write_err(e)),
+            },
+            Forward::ReadIndex => match self.raft.get_read_log_id().await {
+                Ok((read, _)) => Ok(ForwardReply::ReadIndex(read.map(|l| l.index).unwrap_or(0))),
+                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                    Err(StoreError::NoLeader)
+                }
+                Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                    Err(StoreError::Timeout)
+                }
+                Err(RaftError::Fatal(_)) => Err(StoreError::Stopped),
+            },
+            Forward::KeepAlive(id) => {
+                self.ensure_leader()?;
+                let ttl = self.sm.read().mvcc.leases().get(&id).map(|l| l.ttl);
+                match ttl {
+                    Some(ttl) => {
+                        self.deadlines_lock()
+                            .insert(id, Instant::now() + Duration::from_secs(ttl as u64));
+                        Ok(ForwardReply::Ttl(ttl))
+                    }
+                    None => Ok(ForwardReply::Ttl(0)),
+                }
+            }
+            Forward::TimeToLive(id) => {
+                self.ensure_leader()?;
+                let ttl = self.sm.read().mvcc.leases().get(&id).map(|l| l.ttl);
+                match ttl {
+                    None => Ok(ForwardReply::Ttl(-1)),
+                    Some(ttl) => {
+                        let left = self
+                            .deadlines_lock()
+                            .get(&id)
+                            .map(|d| {
+                                d.saturating_duration_since(Instant::now())
+                                    .as_secs_f64()
+                                    .ceil() as i64
+                            })
+                            .unwrap_or(ttl);
+                        Ok(ForwardReply::Ttl(left))
+                    }
+                }
+            }
+            Forward::Membership(change) => self
+                .change_membership(change)
+                .await
+                .map(|_| ForwardReply::Done),
+        }
+    }
+
+    fn ensure_leader(&self) -> Result<()> {
+        if self.is_leader() {
+            Ok(())
+        } else {
+            Err(StoreError::NoLeader)
+        }
+    }
+
+    fn deadlines_lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Instant>> {
+        self.deadlines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn change_membership(&self, change: MemberChange) -> Result<()> {
+        self.ensure_leader()?;
+        let (voters, learners, nodes) = self.membership();
+        let res = match change {
+            MemberChange::Add {
+                id,
+                peer_urls,
+                learner,
+            } => {
+                if nodes
+                    .values()
+                    .any(|n| n.peer_urls.iter().any(|u| peer_urls.contains(u)))
+                {
+                    return Err(StoreError::PeerUrlExists);
+                }
+                self.raft
+                    .add_learner(id, PeerNode { peer_urls }, false)
+                    .await
+                    .map_err(map_write_err)?;
+                if learner {
+                    return Ok(());
+                }
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                    .await
+            }
+            MemberChange::Promote(id) => {
+                if voters.contains(&id) {
+                    return Err(StoreError::MemberNotLearner);
+                }
+                if !learners.contains(&id) {
+                    return Err(StoreError::MemberNotFound(id));
+                }
+                let m = self.raft.metrics().borrow().clone();
+                let last = m.last_log_index.unwrap_or(0);
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(&id).cloned().flatten())
+                    .map(|l| l.index)
+                    .unwrap_or(0);
+                // etcd's rule: a learner may be promoted once it has 90% of the leader's log.
+                if (matched as f64) < (last as f64) * 0.9 {
+                    return Err(StoreError::LearnerNotReady);
+                }
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                    .await
+            }
+            MemberChange::Remove(id) => {
+                if voters.contains(&id) {
+                    if voters.len() == 1 {
+                        return Err(StoreError::NotEnoughStartedMembers);
+                    }
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+                        .await
+                } else if learners.contains(&id) {
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+                        .await
+                } else {
+                    return Err(StoreError::MemberNotFound(id));
+                }
+            }
+            MemberChange::Update(id, peer_urls) => {
+                if !nodes.contains_key(&id) {
+                    return Err(StoreError::MemberNotFound(id));
+                }
+                self.raft
+                    .change_membership(
+                        ChangeMembers::SetNodes(BTreeMap::from([(id, PeerNode { peer_urls })])),
+                        true,
+                    )
+                    .await
+            }
+        };
+        res.map(|_| ()).map_err(map_write_err)
+    }
+
+    /// Voters, learners and every member's peer node, from the latest membership.
+    pub fn membership(
+        &self,
+    ) -> (
+        BTreeSet<NodeId>,
+        BTreeSet<NodeId>,
+        BTreeMap<NodeId, PeerNode>,
+    ) {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let mem = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = mem.voter_ids().collect();
+        let learners: BTreeSet<NodeId> = mem.learner_ids().collect();
+        let nodes = mem.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        (voters, learners, nodes)
+    }
+
+    /// etcd `Member` records for MemberList.
+    pub fn members(&self) -> Vec<pb::Member> {
+        let (voters, learners, nodes) = self.membership();
+        let attrs: BTreeMap<NodeId, MemberAttr> = self.sm.read().meta.members.clone();
+        nodes
+            .into_iter()
+            .map(|(id, node)| {
+                let a = attrs.get(&id).cloned().unwrap_or_default();
+                pb::Member {
+                    id,
+                    name: a.name,
+                    peer_ur_ls: node.peer_urls,
+                    client_ur_ls: a.client_urls,
+                    is_learner: learners.contains(&id) && !voters.contains(&id),
+                }
+            })
+            .collect()
+    }
+
+    /// Lease expiry, run periodically on every member: only the leader acts. A new leader
+    /// first gives every lease its full TTL again (as etcd does), so leases never expire
+    /// early because leadership moved.
+    pub async fn lease_tick(&self) {
+        if !self.is_leader() {
+            self.deadlines_lock().clear();
+            *self.lease_term.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+            return;
+        }
+        let term = self.term();
+        let leases: Vec<(i64, i64)> = self
+            .sm
+            .read()
+            .mvcc
+            .leases()
+            .iter()
+            .map(|(id, l)| (*id, l.ttl))
+            .collect();
+        let now = Instant::now();
+        let expired: Vec<i64> = {
+            let mut lt = self.lease_term.lock().unwrap_or_else(|e| e.into_inner());
+            let mut d = self.deadlines_lock();
+            if *lt != term {
+                d.clear();
+                *lt = term;
+            }
+            let live: BTreeSet<i64> = leases.iter().map(|(id, _)| *id).collect();
+            d.retain(|id, _| live.contains(id));
+            for (id, ttl) in &leases {
+                d.entry(*id)
+                    .or_insert(now + Duration::from_secs(*ttl as u64));
+            }
+            d.iter()
+                .filter(|(_, dl)| **dl <= now)
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in expired {
+            match self.propose(Request::LeaseRevoke { id }).await {
+                Ok(_) | Err(StoreError::LeaseNotFound(_)) => {
+                    self.deadlines_lock().remove(&id);
+                    tracing::debug!(group = %self.name, lease = id, "lease expired");
+                }
+                Err(e) => {
+                    tracing::warn!(group = %self.name, lease = id, error = %e, "lease revoke failed")
+                }
+            }
+        }
+    }
+
+    /// Raises the NOSPACE alarm when the database is over `quota` bytes.
+    pub async fn quota_check(&self, quota: u64) -> Result<()> {
+        if quota == 0 || self.sm.db_size() <= quota {
+            return Ok(());
+        }
+        let raised = self
+            .sm
+            .read()
+            .meta
+            .alarms
+            .contains(&(self.id, ALARM_NOSPACE));
+        if !raised {
+            tracing::warn!(group = %self.name, quota, "database over quota: raising NOSPACE alarm");
+            self.propose(Request::Alarm {
+                member: self.id,
+                alarm: ALARM_NOSPACE,
+                activate: true,
+            })
+            .await?;
+        }
+        Err(StoreError::NoSpace)
+    }
+}
+
+fn map_write_err(e: RaftError<NodeId, ClientWriteError<NodeId, PeerNode>>) -> StoreError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(_)) => StoreError::NoLeader,
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
+            StoreError::InvalidArgument(format!("membership change refused: {c}"))
+        }
+        RaftError::Fatal(_) => StoreError::Stopped,
+    }
+}
