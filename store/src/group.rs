@@ -69,8 +69,9 @@ pub enum ForwardReply {
 pub struct GroupOptions {
     /// How long a client request may wait for a leader and a commit.
     pub request_timeout: Duration,
-    /// The smallest lease TTL granted.
-    pub min_lease_ttl: i64,
+    /// How long one forwarded attempt may wait for the leader before the caller looks for a
+    /// new one (about one election timeout).
+    pub forward_attempt_timeout: Duration,
 }
 
 /// A member's view of one Raft group.
@@ -223,7 +224,9 @@ impl Group {
                 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Err(StoreError::Unreachable(_)) => return Err(StoreError::Timeout),
+                Err(StoreError::Unreachable(_)) | Err(StoreError::NoLeader) => {
+                    return Err(StoreError::Timeout);
+                }
                 other => return other,
             }
         }

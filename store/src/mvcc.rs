@@ -246,12 +246,11 @@ impl Mvcc {
             };
         }
         for (key, ki) in &m.index {
-            if let Some(kv) = &ki.latest {
-                if kv.lease != 0 {
-                    if let Some(l) = m.leases.get_mut(&kv.lease) {
-                        l.keys.insert(key.clone());
-                    }
-                }
+            if let Some(kv) = &ki.latest
+                && kv.lease != 0
+                && let Some(l) = m.leases.get_mut(&kv.lease)
+            {
+                l.keys.insert(key.clone());
             }
         }
         m.index.retain(|_, ki| !ki.history.is_empty());
@@ -493,21 +492,18 @@ impl Mvcc {
         *at += 1;
         for op in if ok { &t.success } else { &t.failure } {
             match &op.request {
-                Some(request_op::Request::RequestRange(r)) => {
-                    if r.revision > 0 {
-                        self.check_read_rev(r.revision)?;
-                    }
+                Some(request_op::Request::RequestRange(r)) if r.revision > 0 => {
+                    self.check_read_rev(r.revision)?;
                 }
                 Some(request_op::Request::RequestPut(p)) => {
-                    if p.ignore_value || p.ignore_lease {
-                        if self
+                    if (p.ignore_value || p.ignore_lease)
+                        && self
                             .index
                             .get(&p.key)
                             .and_then(|k| k.latest.as_ref())
                             .is_none()
-                        {
-                            return Err(StoreError::KeyNotFound);
-                        }
+                    {
+                        return Err(StoreError::KeyNotFound);
                     }
                     if !p.ignore_lease && p.lease != 0 && !self.leases.contains_key(&p.lease) {
                         return Err(StoreError::LeaseNotFound(p.lease));
@@ -684,15 +680,15 @@ impl Mvcc {
         });
         ki.latest = Some(Arc::new(kv.clone()));
         let old_lease = prev.as_ref().map(|p| p.lease).unwrap_or(0);
-        if old_lease != lease {
-            if let Some(l) = self.leases.get_mut(&old_lease) {
-                l.keys.remove(&p.key);
-            }
+        if old_lease != lease
+            && let Some(l) = self.leases.get_mut(&old_lease)
+        {
+            l.keys.remove(&p.key);
         }
-        if lease != 0 {
-            if let Some(l) = self.leases.get_mut(&lease) {
-                l.keys.insert(p.key.clone());
-            }
+        if lease != 0
+            && let Some(l) = self.leases.get_mut(&lease)
+        {
+            l.keys.insert(p.key.clone());
         }
         changes.push(Change::Put(
             rev,
@@ -730,10 +726,10 @@ impl Mvcc {
             rev,
             tombstone: true,
         });
-        if prev.lease != 0 {
-            if let Some(l) = self.leases.get_mut(&prev.lease) {
-                l.keys.remove(key);
-            }
+        if prev.lease != 0
+            && let Some(l) = self.leases.get_mut(&prev.lease)
+        {
+            l.keys.remove(key);
         }
         let tomb = mvccpb::KeyValue {
             key: key.to_vec(),
@@ -770,10 +766,10 @@ impl Mvcc {
             .collect();
         let mut prev_kvs = Vec::new();
         for k in &keys {
-            if let Some(prev) = self.delete_key(k, w, changes) {
-                if d.prev_kv {
-                    prev_kvs.push(prev);
-                }
+            if let Some(prev) = self.delete_key(k, w, changes)
+                && d.prev_kv
+            {
+                prev_kvs.push(prev);
             }
         }
         pb::DeleteRangeResponse {

@@ -141,12 +141,23 @@ impl PeerConn {
             .id
             .message(req)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let ttl = option.hard_ttl();
         let mut request = tonic::Request::new(msg);
-        request.set_timeout(option.hard_ttl());
-        let res = match kind {
-            Kind::Append => client.append_entries(request).await,
-            Kind::Vote => client.vote(request).await,
-            Kind::Snapshot => client.install_snapshot(request).await,
+        request.set_timeout(ttl);
+        // The grpc-timeout header only bounds the server; a paused peer never answers, so the
+        // client side needs its own deadline.
+        let call = async {
+            match kind {
+                Kind::Append => client.append_entries(request).await,
+                Kind::Vote => client.vote(request).await,
+                Kind::Snapshot => client.install_snapshot(request).await,
+            }
+        };
+        let res = match tokio::time::timeout(ttl, call).await {
+            Ok(r) => r,
+            Err(_) => Err(tonic::Status::deadline_exceeded(
+                "peer did not answer in time",
+            )),
         };
         let reply = match res {
             Ok(r) => r.into_inner(),

@@ -260,8 +260,12 @@ impl Store {
             openraft::Config {
                 cluster_name: cfg.token.clone(),
                 heartbeat_interval: cfg.heartbeat.as_millis() as u64,
-                election_timeout_min: cfg.election_timeout.as_millis() as u64,
-                election_timeout_max: (cfg.election_timeout.as_millis() as u64) * 3 / 2,
+                // etcd's election timeout is the *upper* bound of silence before a member may win an
+                // election: openraft's candidates fire between half and 3/5 of it, and its leader
+                // lease (which makes followers refuse votes) is the 3/5 bound, so a dead leader is
+                // replaced in about one election timeout.
+                election_timeout_min: cfg.election_timeout.as_millis() as u64 / 2,
+                election_timeout_max: cfg.election_timeout.as_millis() as u64 * 3 / 5,
                 install_snapshot_timeout: 10_000,
                 snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_count),
                 max_in_snapshot_log_to_keep: 1000,
@@ -317,7 +321,7 @@ impl Store {
             }
             let opts = GroupOptions {
                 request_timeout: Duration::from_secs(5),
-                min_lease_ttl: 0,
+                forward_attempt_timeout: cfg.election_timeout,
             };
             let g = Group::new(
                 name.clone(),
@@ -360,7 +364,7 @@ impl Store {
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 let res = router
-                    .serve_with_incoming_shutdown(TcpListenerStream::new(l), async move {
+                    .serve_with_incoming_shutdown(nodelay(l), async move {
                         let _ = rx.wait_for(|s| *s).await;
                     })
                     .await;
@@ -403,7 +407,7 @@ impl Store {
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 let res = router
-                    .serve_with_incoming_shutdown(TcpListenerStream::new(l), async move {
+                    .serve_with_incoming_shutdown(nodelay(l), async move {
                         let _ = rx.wait_for(|s| *s).await;
                     })
                     .await;
@@ -451,6 +455,20 @@ impl Store {
     }
 }
 
+/// Accepted connections with Nagle's algorithm off. tonic applies `tcp_nodelay` only to
+/// listeners it binds itself; without this, small responses wait for delayed ACKs (~40 ms).
+fn nodelay(
+    l: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(l).map(|s| {
+        if let Ok(s) = &s {
+            let _ = s.set_nodelay(true);
+        }
+        s
+    })
+}
+
 /// Per-group background work on every member.
 async fn background(g: Arc<Group>, cfg: ValidConfig, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -462,7 +480,7 @@ async fn background(g: Arc<Group>, cfg: ValidConfig, mut stop: watch::Receiver<b
         }
         n += 1;
         g.lease_tick().await;
-        if n % 10 == 0 && g.is_leader() {
+        if n.is_multiple_of(10) && g.is_leader() {
             let _ = g.quota_check(cfg.quota_bytes).await;
         }
         let published =

@@ -112,6 +112,7 @@ impl Flusher {
         }
     }
 
+    #[allow(clippy::result_large_err)] // openraft's StorageError is what the traits return
     fn submit(&self, cb: LogFlushed<TypeConfig>) -> std::result::Result<(), SErr> {
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         tx.send(cb)
@@ -133,6 +134,7 @@ impl LogStore {
         LogStore { db, flusher }
     }
 
+    #[allow(clippy::result_large_err)] // openraft's StorageError is what the traits return
     fn get_raft<T: for<'de> Deserialize<'de>>(
         &self,
         key: &[u8],
@@ -150,6 +152,7 @@ impl LogStore {
         }
     }
 
+    #[allow(clippy::result_large_err)] // openraft's StorageError is what the traits return
     fn put_raft<T: Serialize>(
         &self,
         key: &[u8],

@@ -114,10 +114,10 @@ impl Cluster for ClusterService {
         &self,
         req: Request<pb::MemberListRequest>,
     ) -> Result<Response<pb::MemberListResponse>, Status> {
-        if req.get_ref().linearizable {
-            if let Some(g) = self.groups.default_group() {
-                g.read_barrier().await?;
-            }
+        if req.get_ref().linearizable
+            && let Some(g) = self.groups.default_group()
+        {
+            g.read_barrier().await?;
         }
         let (header, members) = self.list()?;
         Ok(Response::new(pb::MemberListResponse {

@@ -191,7 +191,7 @@ impl Maintenance for MaintenanceService {
             for chunk in data.chunks(SNAPSHOT_CHUNK) {
                 sent += chunk.len();
                 let resp = pb::SnapshotResponse {
-                    header: Some(header.clone()),
+                    header: Some(header),
                     remaining_bytes: (total - sent) as u64,
                     blob: chunk.to_vec(),
                     version: version.clone(),

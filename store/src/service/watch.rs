@@ -86,7 +86,7 @@ impl Watcher {
                 let is_put = e.r#type == EventType::Put as i32;
                 in_range(key, &self.key, &self.range_end)
                     && !(is_put && self.no_put)
-                    && !(!is_put && self.no_delete)
+                    && (is_put || !self.no_delete)
             })
             .map(|e| {
                 let mut e = e.clone();
@@ -319,10 +319,10 @@ impl WatchStream {
                     last = b.revision;
                 }
             }
-            if !pending.is_empty() {
-                if let Flow::Stop = self.send_events(id, last, pending).await {
-                    return Flow::Stop;
-                }
+            if !pending.is_empty()
+                && let Flow::Stop = self.send_events(id, last, pending).await
+            {
+                return Flow::Stop;
             }
             if let Some(w) = self.watchers.get_mut(&id) {
                 w.next_rev = w.next_rev.max(to + 1);
