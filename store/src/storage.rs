@@ -208,7 +208,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> std::result::Result<LogState<TypeConfig>, SErr> {
-        let last_purged: Option<LogId<NodeId>> = self.get_raft(KEY_PURGED)?;
+        let last_purged: Option<LogId<NodeId>> = self
+            .get_raft::<Option<LogId<NodeId>>>(KEY_PURGED)?
+            .flatten();
         let cf = cf(&self.db, CF_LOG).map_err(|e| serr(ErrorVerb::Read, e))?;
         let last = match self.db.iterator_cf(cf, IteratorMode::End).next() {
             Some(item) => {
@@ -933,4 +935,33 @@ pub fn lease_ttls(st: &SmState) -> BTreeMap<i64, i64> {
         .iter()
         .map(|(id, l)| (*id, l.ttl))
         .collect()
+}
+
+#[cfg(test)]
+mod suite {
+    //! openraft's storage conformance suite, run against the real RocksDB log store and state
+    //! machine.
+
+    use openraft::testing::{StoreBuilder, Suite};
+
+    use super::*;
+
+    struct Builder;
+
+    impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
+        async fn build(
+            &self,
+        ) -> std::result::Result<(tempfile::TempDir, LogStore, StateMachine), SErr> {
+            let dir = tempfile::tempdir().map_err(|e| serr(ErrorVerb::Write, e))?;
+            let db = open_db(dir.path()).map_err(|e| serr(ErrorVerb::Write, e))?;
+            let sm =
+                SmShared::open(db.clone(), dir.path()).map_err(|e| serr(ErrorVerb::Write, e))?;
+            Ok((dir, LogStore::new(db), StateMachine::new(sm)))
+        }
+    }
+
+    #[test]
+    fn openraft_storage_suite() -> std::result::Result<(), SErr> {
+        Suite::test_all(Builder)
+    }
 }
