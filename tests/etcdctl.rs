@@ -932,7 +932,7 @@ fn wait_caught_up(c: &Cluster, i: usize, key: &str, val: &str) -> Result<()> {
     })
     .with_context(|| c.logs())?;
     poll(WAIT, "a serializable read on the new member", || {
-        get_lines(&[ep.clone()], key, &["--consistency=s"])
+        get_lines(std::slice::from_ref(&ep), key, &["--consistency=s"])
             .ok()
             .filter(|l| l == &[key, val])
     })
