@@ -362,6 +362,29 @@ fn t10_put_get_del_and_prefix() -> Result<()> {
     // Keys outside the prefix survive.
     assert_eq!(get_lines(&eps, "dis", &[])?, ["dis", "x"]);
     assert_eq!(get_lines(&eps, "dir", &[])?, ["dir", "0"]);
+
+    // --from-key, and sorting by modification revision ("dis" was written before "dir").
+    assert_eq!(
+        get_lines(&eps, "dir", &["--from-key"])?,
+        ["dir", "0", "dis", "x"]
+    );
+    let keys: Vec<String> = get_lines(
+        &eps,
+        "",
+        &[
+            "--prefix",
+            "--sort-by=MODIFY",
+            "--order=DESCEND",
+            "--keys-only",
+        ],
+    )?
+    .into_iter()
+    .filter(|l| !l.is_empty())
+    .collect();
+    assert_eq!(keys, ["dir", "dis"]);
+    // del --from-key removes everything from the key on.
+    assert_eq!(etcdctl_ok(&eps, &["del", "dir", "--from-key"])?.trim(), "2");
+    assert!(get_lines(&eps, "", &["--from-key"])?.is_empty());
     Ok(())
 }
 
@@ -730,7 +753,6 @@ fn t17_endpoint_status_and_health() -> Result<()> {
 }
 
 #[test]
-#[ignore = "bug: etcdctl 3.4 `snapshot save` fails: 'sha256 checksum not found [bytes: N]' (stream length not 32 mod 512)"]
 fn t18_snapshot_save_and_restore() -> Result<()> {
     let mut c = Cluster::start(1)?;
     let eps = c.endpoints();
@@ -1242,5 +1264,35 @@ fn t42_unknown_lease() -> Result<()> {
     )?;
     let out = etcdctl_ok(&eps, &["lease", "timetolive", "123"])?;
     assert!(out.contains("already expired"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn t43_bad_txn() -> Result<()> {
+    let c = Cluster::start(1)?;
+    let eps = c.endpoints();
+    // The same key written twice in one branch.
+    let out = etcdctl_stdin(&eps, &["txn"], b"\nput x 1\nput x 2\n\n\n")?;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("duplicate key given in txn request"),
+        "{}",
+        stderr(&out)
+    );
+    // More operations than --max-txn-ops (128 by default).
+    let mut script = String::from("\n");
+    for i in 0..129 {
+        script.push_str(&format!("put k{i} v\n"));
+    }
+    script.push_str("\n\n");
+    let out = etcdctl_stdin(&eps, &["txn"], script.as_bytes())?;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("too many operations in txn request"),
+        "{}",
+        stderr(&out)
+    );
+    let v = json(&eps, &["get", "x"])?;
+    assert_eq!(v["header"]["revision"], 1, "nothing was written: {v}");
     Ok(())
 }

@@ -92,6 +92,10 @@ pub struct Group {
     deadlines: Mutex<HashMap<i64, Instant>>,
     /// The term in which `deadlines` were last refreshed.
     lease_term: Mutex<u64>,
+    /// Linearizable reads waiting for the next read-index round.
+    read_waiters: Mutex<Vec<tokio::sync::oneshot::Sender<Result<u64>>>>,
+    /// True while a task is running read-index rounds.
+    read_round_running: std::sync::atomic::AtomicBool,
 }
 
 impl Group {
@@ -115,6 +119,8 @@ impl Group {
             opts,
             deadlines: Mutex::new(HashMap::new()),
             lease_term: Mutex::new(0),
+            read_waiters: Mutex::new(Vec::new()),
+            read_round_running: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -243,17 +249,59 @@ impl Group {
     /// Returns once this member's state reflects every write acknowledged before the call
     /// (etcd's ReadIndex): the leader confirms its leadership with a quorum, then this member
     /// waits until it has applied up to the leader's commit index.
-    pub async fn read_barrier(&self) -> Result<()> {
-        let index = match self.call(Forward::ReadIndex).await? {
-            ForwardReply::ReadIndex(i) => i,
-            other => return Err(StoreError::Storage(format!("unexpected reply {other:?}"))),
-        };
+    ///
+    /// Concurrent reads share rounds: a read joins the *next* round to start (never one
+    /// already in flight, whose leadership check may predate the read), so one quorum
+    /// round-trip serves every read that arrived while the previous one was running.
+    pub async fn read_barrier(self: &Arc<Self>) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.read_waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        if !self
+            .read_round_running
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let g = self.clone();
+            tokio::spawn(async move { g.read_rounds().await });
+        }
+        let index = rx.await.map_err(|_| StoreError::Stopped)??;
         self.raft
             .wait(Some(self.opts.request_timeout))
             .applied_index_at_least(Some(index), "read index")
             .await
             .map_err(|_| StoreError::Timeout)?;
         Ok(())
+    }
+
+    async fn read_rounds(self: Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let batch: Vec<_> =
+                std::mem::take(&mut *self.read_waiters.lock().unwrap_or_else(|e| e.into_inner()));
+            if batch.is_empty() {
+                self.read_round_running.store(false, Ordering::Release);
+                // A read may have queued between the take and the store: run for it.
+                let pending = !self
+                    .read_waiters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty();
+                if pending && !self.read_round_running.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            let res = match self.call(Forward::ReadIndex).await {
+                Ok(ForwardReply::ReadIndex(i)) => Ok(i),
+                Ok(other) => Err(StoreError::Storage(format!("unexpected reply {other:?}"))),
+                Err(e) => Err(e),
+            };
+            for w in batch {
+                let _ = w.send(res.clone());
+            }
+        }
     }
 
     /// Serves a request on the leader (from a local caller or a follower).

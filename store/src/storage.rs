@@ -513,9 +513,18 @@ impl SmShared {
     }
 
     /// A full backup of the applied state (what `etcdctl snapshot save` receives).
+    ///
+    /// Layout: the 8-byte big-endian length of the encoded state, the state, zero padding to a
+    /// multiple of 512 bytes. etcdctl only accepts a stream whose length is a multiple of 512
+    /// plus the 32-byte SHA-256 the service appends (what a bbolt file plus its hash looks like).
     pub fn backup(&self) -> Result<Vec<u8>> {
         let file = self.snapshot_file()?;
-        Ok(bincode::serialize(&file)?)
+        let body = bincode::serialize(&file)?;
+        let mut out = Vec::with_capacity(body.len() + 520);
+        out.extend_from_slice(&(body.len() as u64).to_be_bytes());
+        out.extend_from_slice(&body);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        Ok(out)
     }
 
     fn snapshot_file(&self) -> Result<SnapshotFile> {
@@ -899,8 +908,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
 /// Restores a backup made by [`SmShared::backup`] into a fresh group database (offline).
 pub fn restore_backup(dir: &Path, backup: &[u8]) -> Result<()> {
-    let file: SnapshotFile = bincode::deserialize(backup)
-        .map_err(|e| StoreError::InvalidArgument(format!("not a keelson backup: {e}")))?;
+    let bad = |why: String| StoreError::InvalidArgument(format!("not a keelson backup: {why}"));
+    let (len, rest) = backup
+        .split_at_checked(8)
+        .ok_or_else(|| bad("too short".into()))?;
+    let len = u64::from_be_bytes(len.try_into().map_err(|_| bad("too short".into()))?) as usize;
+    let body = rest
+        .get(..len)
+        .ok_or_else(|| bad(format!("truncated: {len} bytes announced")))?;
+    let file: SnapshotFile = bincode::deserialize(body).map_err(|e| bad(e.to_string()))?;
     let db = open_db(dir)?;
     let mut batch = WriteBatch::default();
     for (k, v) in &file.records {

@@ -23,7 +23,11 @@ impl KvService {
         KvService { groups }
     }
 
-    async fn txn_inner(&self, g: &Group, t: pb::TxnRequest) -> Result<pb::TxnResponse, Status> {
+    async fn txn_inner(
+        &self,
+        g: &Arc<Group>,
+        t: pb::TxnRequest,
+    ) -> Result<pb::TxnResponse, Status> {
         check_txn(&t, self.groups.limits.max_txn_ops)?;
         let writes = txn_writes(&t);
         if !writes {
