@@ -25,9 +25,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a store member alone: an etcd v3 replacement for anything.
-    Store(StoreCmd),
+    Store(Box<StoreCmd>),
     /// Run every master role in one process (today: the embedded store member).
-    Server(StoreArgs),
+    Server(Box<StoreArgs>),
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -51,7 +51,7 @@ enum StoreAction {
         /// The backup file.
         backup: PathBuf,
         #[command(flatten)]
-        args: StoreArgs,
+        args: Box<StoreArgs>,
     },
 }
 
@@ -117,16 +117,18 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
     match cli.cmd {
-        Cmd::Store(StoreCmd {
-            action: Some(StoreAction::Restore { backup, args }),
-            ..
-        }) => {
-            let cfg = args.config()?;
-            let dir = keelson_store::restore(&backup, &cfg)?;
-            println!("restored {} into {}", backup.display(), dir.display());
-            Ok(())
-        }
-        Cmd::Store(StoreCmd { action: None, args }) => run_store(&args).await,
+        Cmd::Store(cmd) => match *cmd {
+            StoreCmd {
+                action: Some(StoreAction::Restore { backup, args }),
+                ..
+            } => {
+                let cfg = args.config()?;
+                let dir = keelson_store::restore(&backup, &cfg)?;
+                println!("restored {} into {}", backup.display(), dir.display());
+                Ok(())
+            }
+            StoreCmd { action: None, args } => run_store(&args).await,
+        },
         Cmd::Server(args) => run_store(&args).await,
         Cmd::Bench { what } => bench::run(what).await,
     }

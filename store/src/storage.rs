@@ -977,6 +977,7 @@ mod suite {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // the suite returns openraft's StorageError
     fn openraft_storage_suite() -> std::result::Result<(), SErr> {
         Suite::test_all(Builder)
     }
