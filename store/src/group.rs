@@ -96,7 +96,24 @@ pub struct Group {
     read_waiters: Mutex<Vec<tokio::sync::oneshot::Sender<Result<u64>>>>,
     /// True while a task is running read-index rounds.
     read_round_running: std::sync::atomic::AtomicBool,
+    /// Txns waiting to be proposed (leader only), with where to send each result.
+    proposals: Mutex<Vec<Proposal>>,
+    /// True while a task is turning queued txns into log entries.
+    proposer_running: std::sync::atomic::AtomicBool,
+    /// Bounds the batches in flight, so that txns arriving meanwhile queue up and share the
+    /// next entry.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// A queued txn and where its result goes.
+type Proposal = (Vec<u8>, tokio::sync::oneshot::Sender<Result<Applied>>);
+
+/// Batches in flight at once; more concurrent txns share entries.
+const MAX_BATCHES_IN_FLIGHT: usize = 4;
+/// Most txns in one log entry.
+const MAX_BATCH: usize = 256;
+/// Most bytes of txns in one log entry (past one, the batch is cut).
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 impl Group {
     /// Wraps a started Raft instance.
@@ -121,6 +138,9 @@ impl Group {
             lease_term: Mutex::new(0),
             read_waiters: Mutex::new(Vec::new()),
             read_round_running: std::sync::atomic::AtomicBool::new(false),
+            proposals: Mutex::new(Vec::new()),
+            proposer_running: std::sync::atomic::AtomicBool::new(false),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_BATCHES_IN_FLIGHT)),
         })
     }
 
@@ -215,7 +235,7 @@ impl Group {
 
     /// Runs `req`: here if this member leads, otherwise at the leader. Retries across leader
     /// changes until the request timeout.
-    pub async fn call(&self, req: Forward) -> Result<ForwardReply> {
+    pub async fn call(self: &Arc<Self>, req: Forward) -> Result<ForwardReply> {
         let deadline = Instant::now() + self.opts.request_timeout;
         loop {
             let leader = self.wait_leader(deadline).await?;
@@ -239,7 +259,7 @@ impl Group {
     }
 
     /// Replicates a command and returns what applying it produced.
-    pub async fn propose(&self, req: Request) -> Result<Applied> {
+    pub async fn propose(self: &Arc<Self>, req: Request) -> Result<Applied> {
         match self.call(Forward::Propose(req)).await? {
             ForwardReply::Applied(a) => Ok(a),
             other => Err(StoreError::Storage(format!("unexpected reply {other:?}"))),
@@ -305,8 +325,11 @@ impl Group {
     }
 
     /// Serves a request on the leader (from a local caller or a follower).
-    pub async fn serve_forward(&self, req: Forward) -> Result<ForwardReply> {
+    pub async fn serve_forward(self: &Arc<Self>, req: Forward) -> Result<ForwardReply> {
         match req {
+            Forward::Propose(Request::Txn(t)) => {
+                self.propose_batched(t).await.map(ForwardReply::Applied)
+            }
             Forward::Propose(r) => match self.raft.client_write(r).await {
                 Ok(resp) => resp.data.0.map(ForwardReply::Applied),
                 Err(e) => Err(map_write_err(e)),
@@ -359,6 +382,106 @@ impl Group {
         }
     }
 
+    /// Queues a txn for the next log entry. Concurrent txns share one entry (and so one
+    /// append, one fsync per member, one replication round); each keeps its own revision.
+    async fn propose_batched(self: &Arc<Self>, txn: Vec<u8>) -> Result<Applied> {
+        use std::sync::atomic::Ordering;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.proposals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((txn, tx));
+        if !self.proposer_running.swap(true, Ordering::AcqRel) {
+            let g = self.clone();
+            tokio::spawn(async move { g.run_proposer().await });
+        }
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    async fn run_proposer(self: Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let batch = {
+                let mut q = self.proposals.lock().unwrap_or_else(|e| e.into_inner());
+                let mut n = 0;
+                let mut bytes = 0;
+                while n < q.len()
+                    && n < MAX_BATCH
+                    && (n == 0 || bytes + q[n].0.len() <= MAX_BATCH_BYTES)
+                {
+                    bytes += q[n].0.len();
+                    n += 1;
+                }
+                q.drain(..n).collect::<Vec<_>>()
+            };
+            if batch.is_empty() {
+                drop(permit);
+                self.proposer_running.store(false, Ordering::Release);
+                let pending = !self
+                    .proposals
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty();
+                if pending && !self.proposer_running.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            let g = self.clone();
+            tokio::spawn(async move {
+                g.write_batch(batch).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn write_batch(
+        &self,
+        batch: Vec<(Vec<u8>, tokio::sync::oneshot::Sender<Result<Applied>>)>,
+    ) {
+        if batch.len() == 1 {
+            let Some((txn, tx)) = batch.into_iter().next() else {
+                return;
+            };
+            let res = match self.raft.client_write(Request::Txn(txn)).await {
+                Ok(resp) => resp.data.0,
+                Err(e) => Err(map_write_err(e)),
+            };
+            let _ = tx.send(res);
+            return;
+        }
+        let (txns, senders): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
+        match self.raft.client_write(Request::Batch(txns)).await {
+            Ok(resp) => match resp.data.0 {
+                Ok(Applied::Batch(results)) if results.len() == senders.len() => {
+                    for (tx, r) in senders.into_iter().zip(results) {
+                        let _ = tx.send(r);
+                    }
+                }
+                Ok(other) => {
+                    let e = StoreError::Storage(format!("batch applied as {other:?}"));
+                    for tx in senders {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+                Err(e) => {
+                    for tx in senders {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+            },
+            Err(e) => {
+                let e = map_write_err(e);
+                for tx in senders {
+                    let _ = tx.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
     fn ensure_leader(&self) -> Result<()> {
         if self.is_leader() {
             Ok(())
@@ -371,7 +494,7 @@ impl Group {
         self.deadlines.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn change_membership(&self, change: MemberChange) -> Result<()> {
+    async fn change_membership(self: &Arc<Self>, change: MemberChange) -> Result<()> {
         self.ensure_leader()?;
         let (voters, learners, nodes) = self.membership();
         let res = match change {
@@ -490,7 +613,7 @@ impl Group {
     /// Lease expiry, run periodically on every member: only the leader acts. A new leader
     /// first gives every lease its full TTL again (as etcd does), so leases never expire
     /// early because leadership moved.
-    pub async fn lease_tick(&self) {
+    pub async fn lease_tick(self: &Arc<Self>) {
         if !self.is_leader() {
             self.deadlines_lock().clear();
             *self.lease_term.lock().unwrap_or_else(|e| e.into_inner()) = 0;
@@ -538,7 +661,7 @@ impl Group {
     }
 
     /// Raises the NOSPACE alarm when the database is over `quota` bytes.
-    pub async fn quota_check(&self, quota: u64) -> Result<()> {
+    pub async fn quota_check(self: &Arc<Self>, quota: u64) -> Result<()> {
         if quota == 0 || self.sm.db_size() <= quota {
             return Ok(());
         }

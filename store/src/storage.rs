@@ -641,6 +641,7 @@ impl SmShared {
                     None,
                 ))
             }
+            Request::Batch(_) => Err(StoreError::InvalidArgument("nested batch".into())),
             Request::PublishMember {
                 id,
                 name,
@@ -737,6 +738,30 @@ impl StateMachine {
         Ok(())
     }
 
+    /// Applies one command; a deterministic failure is the command's result, a storage
+    /// failure stops the state machine.
+    #[allow(clippy::result_large_err)] // openraft's StorageError is what apply returns
+    fn apply_request(
+        &self,
+        st: &mut SmState,
+        hist: &dyn History,
+        req: &Request,
+        batch: &mut WriteBatch,
+        published: &mut Vec<RevBatch>,
+    ) -> std::result::Result<std::result::Result<Applied, StoreError>, SErr> {
+        let mut changes = Vec::new();
+        match SmShared::apply_one(st, hist, req, &mut changes) {
+            Ok((applied, events)) => {
+                self.persist(batch, changes)
+                    .map_err(|e| serr(ErrorVerb::Write, e))?;
+                published.extend(events);
+                Ok(Ok(applied))
+            }
+            Err(e @ StoreError::Storage(_)) => Err(serr(ErrorVerb::Write, e)),
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
     fn snapshot_path(&self) -> PathBuf {
         self.shared.dir.join(SNAPSHOT_FILE)
     }
@@ -814,20 +839,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Blank => Response(Ok(Applied::Done {
                     revision: st.mvcc.current_rev(),
                 })),
-                EntryPayload::Normal(req) => {
-                    let mut changes = Vec::new();
-                    match SmShared::apply_one(&mut st, &hist, req, &mut changes) {
-                        Ok((applied, batch_ev)) => {
-                            self.persist(&mut batch, changes)
-                                .map_err(|e| serr(ErrorVerb::Write, e))?;
-                            if let Some(b) = batch_ev {
-                                published.push(b);
-                            }
-                            Response(Ok(applied))
-                        }
-                        Err(e @ StoreError::Storage(_)) => return Err(serr(ErrorVerb::Write, e)),
-                        Err(e) => Response(Err(e)),
+                EntryPayload::Normal(Request::Batch(items)) => {
+                    let mut results = Vec::with_capacity(items.len());
+                    for item in items {
+                        // Each txn of a batch is applied on its own, exactly as if it had
+                        // had its own entry: own revision, own error.
+                        let req = Request::Txn(item.clone());
+                        results.push(self.apply_request(
+                            &mut st,
+                            &hist,
+                            &req,
+                            &mut batch,
+                            &mut published,
+                        )?);
                     }
+                    Response(Ok(Applied::Batch(results)))
+                }
+                EntryPayload::Normal(req) => {
+                    Response(self.apply_request(&mut st, &hist, req, &mut batch, &mut published)?)
                 }
                 EntryPayload::Membership(m) => {
                     st.meta.membership = StoredMembership::new(Some(entry.log_id), m.clone());

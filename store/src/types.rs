@@ -56,6 +56,9 @@ pub enum Request {
         /// Raise (true) or clear (false).
         activate: bool,
     },
+    /// Several txns proposed together as one log entry (the leader batches concurrent
+    /// proposals); each still gets its own revision, in order.
+    Batch(Vec<Vec<u8>>),
     /// A member publishes its name and client URLs (etcd does the same on start).
     PublishMember {
         /// The member.
@@ -72,6 +75,8 @@ pub enum Request {
 pub enum Applied {
     /// A `TxnResponse`, protobuf-encoded (header revision set).
     Txn(Vec<u8>),
+    /// One result per txn of a [`Request::Batch`], in order.
+    Batch(Vec<Result<Applied, StoreError>>),
     /// Done; the store revision after the command.
     Done {
         /// Store revision after applying.

@@ -190,7 +190,7 @@ impl Kv for KvService {
             .await?;
         let rev = match applied {
             Applied::Done { revision } => revision,
-            Applied::Txn(_) => 0,
+            _ => 0,
         };
         if c.physical {
             g.read_barrier().await?;
