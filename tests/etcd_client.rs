@@ -324,3 +324,60 @@ async fn t20_watch_survives_leader_change_without_gaps() -> Result<()> {
     assert_eq!(keys[100], "g/099");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t21_concurrent_writes_get_distinct_contiguous_revisions() -> Result<()> {
+    // Concurrent txns are batched into shared log entries on the leader; each must still get
+    // its own revision, and a failing txn in a batch must not affect the others.
+    let c = Cluster::start(3)?;
+    let base = connect(&c.urls()).await?;
+    let start = base
+        .clone()
+        .put("cw/start", "v", None)
+        .await?
+        .header()
+        .context("header")?
+        .revision();
+    let mut tasks = Vec::new();
+    for i in 0..120u32 {
+        let mut cl = base.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 10 == 9 {
+                // A put on a lease that does not exist fails alone.
+                let r = cl
+                    .put(
+                        format!("cw/bad{i}"),
+                        "v",
+                        Some(PutOptions::new().with_lease(777_000 + i as i64)),
+                    )
+                    .await;
+                (i, r.map(|r| r.header().map(|h| h.revision()).unwrap_or(0)))
+            } else {
+                let r = cl.put(format!("cw/{i:03}"), "v", None).await;
+                (i, r.map(|r| r.header().map(|h| h.revision()).unwrap_or(0)))
+            }
+        }));
+    }
+    let mut revs = Vec::new();
+    for t in tasks {
+        let (i, r) = t.await?;
+        if i % 10 == 9 {
+            let e = r.expect_err("put on a missing lease must fail");
+            assert!(e.to_string().contains("lease not found"), "{e}");
+        } else {
+            revs.push(r?);
+        }
+    }
+    revs.sort();
+    let expect: Vec<i64> = (start + 1..=start + revs.len() as i64).collect();
+    assert_eq!(
+        revs, expect,
+        "every successful write gets its own revision, with no gap"
+    );
+    let mut cl = base.clone();
+    let bad = cl
+        .get("cw/bad", Some(GetOptions::new().with_prefix()))
+        .await?;
+    assert!(bad.kvs().is_empty(), "failed txns must change nothing");
+    Ok(())
+}
