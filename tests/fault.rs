@@ -110,6 +110,26 @@ async fn assert_all_present(client: &mut Client, acked: &[(u64, Instant)]) -> Re
     Ok(())
 }
 
+/// Waits until member `i` has the last acknowledged write in its own state (a serializable
+/// read on it alone); returns its endpoint and that key.
+fn wait_caught_up(
+    c: &Cluster,
+    i: usize,
+    acked: &[(u64, Instant)],
+) -> Result<(Vec<String>, String)> {
+    let ep = vec![c.members[i].endpoint()];
+    let last = format!("w/{:08}", acked.last().map(|(n, _)| *n).unwrap_or(0));
+    poll(Duration::from_secs(20), "the member to catch up", || {
+        etcdctl_ok(
+            &ep,
+            &["get", &last, "--consistency=s", "--print-value-only"],
+        )
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    })?;
+    Ok((ep, last))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t50_sigkill_leader_under_load_loses_nothing() -> Result<()> {
     let mut c = Cluster::start(3)?;
@@ -144,20 +164,7 @@ async fn t50_sigkill_leader_under_load_loses_nothing() -> Result<()> {
     c.wait_leader(Duration::from_secs(20))?;
     assert_all_present(&mut client, &acked).await?;
     // The restarted member has every acknowledged write too (serializable read on it alone).
-    let ep = vec![c.members[leader].endpoint()];
-    let last = format!("w/{:08}", acked.last().map(|(n, _)| *n).unwrap_or(0));
-    poll(
-        Duration::from_secs(20),
-        "the restarted member to catch up",
-        || {
-            etcdctl_ok(
-                &ep,
-                &["get", &last, "--consistency=s", "--print-value-only"],
-            )
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-        },
-    )?;
+    wait_caught_up(&c, leader, &acked)?;
     // The brief's bar is 2 s; the test allows slack for a loaded CI machine and prints the figure.
     anyhow::ensure!(
         outage < Duration::from_secs(5),
@@ -190,20 +197,7 @@ async fn t51_paused_member_resumes_and_catches_up() -> Result<()> {
     c.resume(leader);
     let acked = w.stop().await;
     assert_all_present(&mut client, &acked).await?;
-    let ep = vec![c.members[leader].endpoint()];
-    let last = format!("w/{:08}", acked.last().map(|(n, _)| *n).unwrap_or(0));
-    poll(
-        Duration::from_secs(20),
-        "the resumed member to catch up",
-        || {
-            etcdctl_ok(
-                &ep,
-                &["get", &last, "--consistency=s", "--print-value-only"],
-            )
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-        },
-    )?;
+    let (ep, last) = wait_caught_up(&c, leader, &acked)?;
     // Linearizable reads through the formerly paused member see the latest state.
     let out = etcdctl_ok(&ep, &["get", &last, "--print-value-only"])?;
     anyhow::ensure!(

@@ -216,3 +216,37 @@ fn t22_leases_are_not_expired_early_by_a_leader_change() -> Result<()> {
     )?;
     Ok(())
 }
+
+#[test]
+fn t17_quota_raises_nospace_and_refuses_puts_but_not_deletes() -> Result<()> {
+    let c = Cluster::start_with(1, &["--quota-backend-bytes", "4000000"])?;
+    let eps = c.endpoints();
+    let value = "x".repeat(100 * 1024);
+    let mut refused = None;
+    for i in 0..150 {
+        let out = common::etcdctl(&eps, &["put", &format!("big/{i}"), &value])?;
+        if !out.status.success() {
+            refused = Some(String::from_utf8_lossy(&out.stderr).into_owned());
+            break;
+        }
+    }
+    let err = refused.context("no put was refused past the quota")?;
+    assert!(err.contains("database space exceeded"), "{err}");
+    let alarms = etcdctl_ok(&eps, &["alarm", "list"])?;
+    assert!(alarms.contains("NOSPACE"), "alarm list: {alarms}");
+    // Reads and deletes still work while the alarm is raised.
+    etcdctl_ok(&eps, &["get", "big/0", "--keys-only"])?;
+    etcdctl_ok(&eps, &["del", "big/", "--prefix"])?;
+    let out = common::etcdctl(&eps, &["put", "small", "v"])?;
+    assert!(
+        !out.status.success(),
+        "puts stay refused until the alarm is disarmed"
+    );
+    etcdctl_ok(&eps, &["alarm", "disarm"])?;
+    let alarms = etcdctl_ok(&eps, &["alarm", "list"])?;
+    assert!(
+        !alarms.contains("NOSPACE"),
+        "alarm list after disarm: {alarms}"
+    );
+    Ok(())
+}

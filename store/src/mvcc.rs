@@ -944,6 +944,19 @@ pub fn check_txn(t: &pb::TxnRequest, max_ops: usize) -> Result<()> {
     Ok(())
 }
 
+/// True if a txn (on any branch, nested included) contains a put: what the NOSPACE alarm
+/// and the quota refuse.
+pub fn txn_has_put(t: &pb::TxnRequest) -> bool {
+    t.success
+        .iter()
+        .chain(t.failure.iter())
+        .any(|op| match &op.request {
+            Some(request_op::Request::RequestPut(_)) => true,
+            Some(request_op::Request::RequestTxn(inner)) => txn_has_put(inner),
+            _ => false,
+        })
+}
+
 /// The `ignore_value`/`ignore_lease` rules of a put.
 pub fn check_put(p: &pb::PutRequest) -> Result<()> {
     if p.key.is_empty() {

@@ -38,13 +38,11 @@ use crate::types::{NodeId, PeerNode, Raft, Request};
 const MEMBER_FILE: &str = "member.json";
 const FORMAT: u32 = 1;
 
-/// A member id, derived like etcd's from its peer URLs and the cluster token.
-pub fn member_id(peer_urls: &[String], token: &str) -> NodeId {
-    let mut urls = peer_urls.to_vec();
-    urls.sort();
+/// The first 8 bytes of a SHA-256 over `parts` and `token`, never 0.
+fn hash_id<'a>(parts: impl Iterator<Item = &'a [u8]>, token: &str) -> u64 {
     let mut h = Sha256::new();
-    for u in &urls {
-        h.update(u.as_bytes());
+    for p in parts {
+        h.update(p);
     }
     h.update(token.as_bytes());
     let d = h.finalize();
@@ -53,18 +51,18 @@ pub fn member_id(peer_urls: &[String], token: &str) -> NodeId {
     u64::from_be_bytes(b).max(1)
 }
 
+/// A member id, derived like etcd's from its (sorted) peer URLs and the cluster token.
+pub fn member_id(peer_urls: &[String], token: &str) -> NodeId {
+    let mut urls = peer_urls.to_vec();
+    urls.sort();
+    hash_id(urls.iter().map(|u| u.as_bytes()), token)
+}
+
+/// The cluster id: a hash of the (sorted) initial member ids and the token.
 fn cluster_id(ids: &[NodeId], token: &str) -> u64 {
-    let mut ids = ids.to_vec();
+    let mut ids: Vec<[u8; 8]> = ids.iter().map(|id| id.to_be_bytes()).collect();
     ids.sort();
-    let mut h = Sha256::new();
-    for id in &ids {
-        h.update(id.to_be_bytes());
-    }
-    h.update(token.as_bytes());
-    let d = h.finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    u64::from_be_bytes(b).max(1)
+    hash_id(ids.iter().map(|b| b.as_slice()), token)
 }
 
 /// What a data directory says about its member; written once, before the member first serves.

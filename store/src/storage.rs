@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::error::{Result, StoreError};
-use crate::mvcc::{Change, History, Mvcc, Record, Rev, RevBatch};
+use crate::mvcc::{Change, History, Mvcc, Record, Rev, RevBatch, txn_has_put};
 use crate::types::{Applied, MemberAttr, NodeId, PeerNode, Request, Response, SmMeta, TypeConfig};
 use keelson_proto::etcdserverpb as pb;
 
@@ -663,18 +663,6 @@ impl SmShared {
             }
         }
     }
-}
-
-fn txn_has_put(t: &pb::TxnRequest) -> bool {
-    use pb::request_op::Request as R;
-    t.success
-        .iter()
-        .chain(t.failure.iter())
-        .any(|op| match &op.request {
-            Some(R::RequestPut(_)) => true,
-            Some(R::RequestTxn(inner)) => txn_has_put(inner),
-            _ => false,
-        })
 }
 
 fn decode_i64(b: &[u8]) -> Result<i64> {

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use super::Groups;
 use crate::error::StoreError;
 use crate::group::Group;
-use crate::mvcc::{check_put, check_txn, delete_as_txn, put_as_txn};
+use crate::mvcc::{check_put, check_txn, delete_as_txn, put_as_txn, txn_has_put};
 use crate::types::{Applied, Request as Cmd};
 
 /// The KV service.
@@ -64,18 +64,6 @@ fn txn_writes(t: &pb::TxnRequest) -> bool {
         .any(|op| match &op.request {
             Some(R::RequestPut(_)) | Some(R::RequestDeleteRange(_)) => true,
             Some(R::RequestTxn(inner)) => txn_writes(inner),
-            _ => false,
-        })
-}
-
-fn txn_has_put(t: &pb::TxnRequest) -> bool {
-    use pb::request_op::Request as R;
-    t.success
-        .iter()
-        .chain(t.failure.iter())
-        .any(|op| match &op.request {
-            Some(R::RequestPut(_)) => true,
-            Some(R::RequestTxn(inner)) => txn_has_put(inner),
             _ => false,
         })
 }
