@@ -250,3 +250,75 @@ fn t17_quota_raises_nospace_and_refuses_puts_but_not_deletes() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t18_large_watch_responses_are_fragmented_on_request() -> Result<()> {
+    use keelson_proto::etcdserverpb::{
+        request_op, watch_client::WatchClient, watch_request, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
+    };
+    let c = Cluster::start_with(1, &["--max-request-bytes", "100000"])?;
+    let mut kv = KvClient::connect(c.members[0].url()).await?;
+    let value = vec![b'v'; 20_000];
+    let puts = |v: &[u8]| TxnRequest {
+        compare: vec![],
+        success: (0..4)
+            .map(|i| RequestOp {
+                request: Some(request_op::Request::RequestPut(PutRequest {
+                    key: format!("f/{i}").into(),
+                    value: v.to_vec(),
+                    ..Default::default()
+                })),
+            })
+            .collect(),
+        failure: vec![],
+    };
+    let first = kv.txn(puts(&value)).await?.into_inner().header.map(|h| h.revision).unwrap_or(0);
+    // The second txn's events carry key, value and prev_kv: ~160 kB, over the 100 kB limit.
+    kv.txn(puts(&vec![b'w'; 20_000])).await?;
+    let mut watch = WatchClient::connect(c.members[0].url()).await?;
+    let create = WatchRequest {
+        request_union: Some(watch_request::RequestUnion::CreateRequest(WatchCreateRequest {
+            key: b"f/".to_vec(),
+            range_end: b"f0".to_vec(),
+            start_revision: first + 1,
+            prev_kv: true,
+            fragment: true,
+            ..Default::default()
+        })),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(create).await?;
+    let mut stream = watch.watch(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+    let mut parts = Vec::new();
+    let mut events = 0;
+    while events < 4 {
+        let resp = tokio::time::timeout(Duration::from_secs(5), stream.message()).await??.context("stream ended")?;
+        if resp.created {
+            continue;
+        }
+        events += resp.events.len();
+        parts.push(resp.fragment);
+    }
+    assert!(parts.len() >= 2, "a 160 kB revision must come in fragments, got {parts:?}");
+    assert!(parts[..parts.len() - 1].iter().all(|f| *f) && !parts[parts.len() - 1], "fragment flags: {parts:?}");
+    drop(tx);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t19_progress_notifications_arrive_at_the_configured_interval() -> Result<()> {
+    let c = Cluster::start_with(1, &["--watch-progress-notify-interval", "1s"])?;
+    let mut cl = etcd_client::Client::connect(c.urls(), None).await?;
+    let rev = cl.put("pn", "v", None).await?.header().context("header")?.revision();
+    let mut s = cl.watch("pn/", Some(etcd_client::WatchOptions::new().with_prefix().with_progress_notify())).await?;
+    let started = Instant::now();
+    let mut got = None;
+    while got.is_none() && started.elapsed() < Duration::from_secs(5) {
+        let resp = tokio::time::timeout(Duration::from_secs(5), s.message()).await??.context("stream ended")?;
+        if !resp.created() && resp.events().is_empty() {
+            got = resp.header().map(|h| h.revision());
+        }
+    }
+    assert_eq!(got, Some(rev), "a progress notification carrying the current revision");
+    Ok(())
+}
