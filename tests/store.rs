@@ -254,7 +254,8 @@ fn t17_quota_raises_nospace_and_refuses_puts_but_not_deletes() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t18_large_watch_responses_are_fragmented_on_request() -> Result<()> {
     use keelson_proto::etcdserverpb::{
-        request_op, watch_client::WatchClient, watch_request, RequestOp, TxnRequest, WatchCreateRequest, WatchRequest,
+        RequestOp, TxnRequest, WatchCreateRequest, WatchRequest, request_op,
+        watch_client::WatchClient, watch_request,
     };
     let c = Cluster::start_with(1, &["--max-request-bytes", "100000"])?;
     let mut kv = KvClient::connect(c.members[0].url()).await?;
@@ -272,35 +273,54 @@ async fn t18_large_watch_responses_are_fragmented_on_request() -> Result<()> {
             .collect(),
         failure: vec![],
     };
-    let first = kv.txn(puts(&value)).await?.into_inner().header.map(|h| h.revision).unwrap_or(0);
+    let first = kv
+        .txn(puts(&value))
+        .await?
+        .into_inner()
+        .header
+        .map(|h| h.revision)
+        .unwrap_or(0);
     // The second txn's events carry key, value and prev_kv: ~160 kB, over the 100 kB limit.
     kv.txn(puts(&vec![b'w'; 20_000])).await?;
     let mut watch = WatchClient::connect(c.members[0].url()).await?;
     let create = WatchRequest {
-        request_union: Some(watch_request::RequestUnion::CreateRequest(WatchCreateRequest {
-            key: b"f/".to_vec(),
-            range_end: b"f0".to_vec(),
-            start_revision: first + 1,
-            prev_kv: true,
-            fragment: true,
-            ..Default::default()
-        })),
+        request_union: Some(watch_request::RequestUnion::CreateRequest(
+            WatchCreateRequest {
+                key: b"f/".to_vec(),
+                range_end: b"f0".to_vec(),
+                start_revision: first + 1,
+                prev_kv: true,
+                fragment: true,
+                ..Default::default()
+            },
+        )),
     };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tx.send(create).await?;
-    let mut stream = watch.watch(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+    let mut stream = watch
+        .watch(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
     let mut parts = Vec::new();
     let mut events = 0;
     while events < 4 {
-        let resp = tokio::time::timeout(Duration::from_secs(5), stream.message()).await??.context("stream ended")?;
+        let resp = tokio::time::timeout(Duration::from_secs(5), stream.message())
+            .await??
+            .context("stream ended")?;
         if resp.created {
             continue;
         }
         events += resp.events.len();
         parts.push(resp.fragment);
     }
-    assert!(parts.len() >= 2, "a 160 kB revision must come in fragments, got {parts:?}");
-    assert!(parts[..parts.len() - 1].iter().all(|f| *f) && !parts[parts.len() - 1], "fragment flags: {parts:?}");
+    assert!(
+        parts.len() >= 2,
+        "a 160 kB revision must come in fragments, got {parts:?}"
+    );
+    assert!(
+        parts[..parts.len() - 1].iter().all(|f| *f) && !parts[parts.len() - 1],
+        "fragment flags: {parts:?}"
+    );
     drop(tx);
     Ok(())
 }
@@ -309,16 +329,63 @@ async fn t18_large_watch_responses_are_fragmented_on_request() -> Result<()> {
 async fn t19_progress_notifications_arrive_at_the_configured_interval() -> Result<()> {
     let c = Cluster::start_with(1, &["--watch-progress-notify-interval", "1s"])?;
     let mut cl = etcd_client::Client::connect(c.urls(), None).await?;
-    let rev = cl.put("pn", "v", None).await?.header().context("header")?.revision();
-    let mut s = cl.watch("pn/", Some(etcd_client::WatchOptions::new().with_prefix().with_progress_notify())).await?;
+    let rev = cl
+        .put("pn", "v", None)
+        .await?
+        .header()
+        .context("header")?
+        .revision();
+    let mut s = cl
+        .watch(
+            "pn/",
+            Some(
+                etcd_client::WatchOptions::new()
+                    .with_prefix()
+                    .with_progress_notify(),
+            ),
+        )
+        .await?;
     let started = Instant::now();
     let mut got = None;
     while got.is_none() && started.elapsed() < Duration::from_secs(5) {
-        let resp = tokio::time::timeout(Duration::from_secs(5), s.message()).await??.context("stream ended")?;
+        let resp = tokio::time::timeout(Duration::from_secs(5), s.message())
+            .await??
+            .context("stream ended")?;
         if !resp.created() && resp.events().is_empty() {
             got = resp.header().map(|h| h.revision());
         }
     }
-    assert_eq!(got, Some(rev), "a progress notification carrying the current revision");
+    assert_eq!(
+        got,
+        Some(rev),
+        "a progress notification carrying the current revision"
+    );
+    Ok(())
+}
+
+#[test]
+fn t23_move_leader_hands_leadership_to_the_transferee() -> Result<()> {
+    let c = Cluster::start(3)?;
+    let eps = c.endpoints();
+    for _ in 0..2 {
+        let leader = c.wait_leader(Duration::from_secs(5))?;
+        let target = (leader + 1) % 3;
+        let target_id = common::status(&c.members[target].endpoint())?.member_id;
+        let out = etcdctl_ok(&eps, &["move-leader", &format!("{target_id:x}")])?;
+        assert!(out.contains("Leadership transferred"), "{out}");
+        let now = poll(Duration::from_secs(5), "the transferee to lead", || {
+            c.leader().filter(|l| *l == target)
+        })?;
+        assert_eq!(now, target);
+        etcdctl_ok(&eps, &["put", "after-move", "v"])?;
+    }
+    // Not a member: etcd's "bad leader transferee".
+    let out = common::etcdctl(&eps, &["move-leader", "12345"])?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad leader transferee"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }

@@ -29,6 +29,14 @@ pub enum Forward {
     TimeToLive(i64),
     /// A membership change.
     Membership(MemberChange),
+    /// Hand leadership to a voter (etcd's MoveLeader).
+    MoveLeader(NodeId),
+    /// Sent by the leader to every other voter during a transfer: stop (false) or resume
+    /// (true) starting elections. Stopping lapses by itself after a few seconds, so a
+    /// transfer that dies half-way never leaves a member unable to campaign.
+    SetElect(bool),
+    /// Sent by the leader to the transferee: start an election now.
+    Campaign,
 }
 
 /// A membership change, as etcd's Cluster service asks for it.
@@ -379,6 +387,112 @@ impl Group {
                 .change_membership(change)
                 .await
                 .map(|_| ForwardReply::Done),
+            Forward::MoveLeader(target) => {
+                self.move_leader(target).await.map(|_| ForwardReply::Done)
+            }
+            Forward::SetElect(on) => {
+                self.raft.enable_elect(on);
+                if !on {
+                    let raft = self.raft.clone();
+                    let lapse = self.opts.forward_attempt_timeout * 5;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(lapse).await;
+                        raft.enable_elect(true);
+                    });
+                }
+                Ok(ForwardReply::Done)
+            }
+            Forward::Campaign => {
+                self.raft
+                    .trigger()
+                    .elect()
+                    .await
+                    .map_err(|_| StoreError::Stopped)?;
+                Ok(ForwardReply::Done)
+            }
+        }
+    }
+
+    /// Hands leadership to `target`, on the leader. openraft 0.9 has no leadership transfer,
+    /// so keelson does what a transfer does by hand: wait until the target has the whole log,
+    /// stop every other voter from campaigning, stop heartbeats so the followers' leader
+    /// leases lapse, and make the target campaign until it wins (or two election timeouts
+    /// pass). Everything is switched back on afterwards, whatever happened.
+    async fn move_leader(self: &Arc<Self>, target: NodeId) -> Result<()> {
+        self.ensure_leader()?;
+        let (voters, _, _) = self.membership();
+        if !voters.contains(&target) {
+            return Err(StoreError::BadLeaderTransferee);
+        }
+        if target == self.id {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.opts.request_timeout;
+        // The target must have the whole log, or it cannot win.
+        loop {
+            let m = self.raft.metrics().borrow().clone();
+            let last = m.last_log_index.unwrap_or(0);
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(&target).cloned().flatten())
+                .map(|l| l.index)
+                .unwrap_or(0);
+            if matched >= last {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(StoreError::LearnerNotReady);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let others: Vec<NodeId> = voters
+            .iter()
+            .copied()
+            .filter(|v| *v != target && *v != self.id)
+            .collect();
+        for v in &others {
+            let _ = self.forward(*v, &Forward::SetElect(false), deadline).await;
+        }
+        self.raft.enable_elect(false);
+        self.raft.enable_heartbeat(false);
+        let give_up = Instant::now() + self.opts.forward_attempt_timeout * 2;
+        let mut moved = false;
+        while Instant::now() < give_up {
+            let _ = self.forward(target, &Forward::Campaign, give_up).await;
+            let waited = tokio::time::timeout(Duration::from_millis(200), async {
+                let mut rx = self.raft.metrics();
+                loop {
+                    if rx.borrow().current_leader == Some(target) {
+                        return;
+                    }
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            })
+            .await;
+            if waited.is_ok() && self.leader() == Some(target) {
+                moved = true;
+                break;
+            }
+        }
+        self.raft.enable_heartbeat(true);
+        self.raft.enable_elect(true);
+        for v in &others {
+            let _ = self
+                .forward(
+                    *v,
+                    &Forward::SetElect(true),
+                    Instant::now() + Duration::from_secs(1),
+                )
+                .await;
+        }
+        if moved {
+            tracing::info!(group = %self.name, to = format!("{target:x}"), "leadership moved");
+            Ok(())
+        } else {
+            Err(StoreError::Timeout)
         }
     }
 

@@ -214,15 +214,10 @@ impl Maintenance for MaintenanceService {
         if !voters.contains(&target) {
             return Err(StoreError::BadLeaderTransferee.into());
         }
-        if g.leader() == Some(target) {
-            return Ok(Response::new(pb::MoveLeaderResponse {
-                header: Some(g.header(g.current_rev())),
-            }));
-        }
-        Err(StoreError::NotCapable(
-            "leadership transfer needs openraft 0.10; not available with 0.9".into(),
-        )
-        .into())
+        g.call(crate::group::Forward::MoveLeader(target)).await?;
+        Ok(Response::new(pb::MoveLeaderResponse {
+            header: Some(g.header(g.current_rev())),
+        }))
     }
 
     async fn downgrade(
