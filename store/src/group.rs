@@ -391,13 +391,13 @@ impl Group {
                 self.move_leader(target).await.map(|_| ForwardReply::Done)
             }
             Forward::SetElect(on) => {
-                self.raft.enable_elect(on);
+                self.raft.runtime_config().elect(on);
                 if !on {
                     let raft = self.raft.clone();
                     let lapse = self.opts.forward_attempt_timeout * 5;
                     tokio::spawn(async move {
                         tokio::time::sleep(lapse).await;
-                        raft.enable_elect(true);
+                        raft.runtime_config().elect(true);
                     });
                 }
                 Ok(ForwardReply::Done)
@@ -454,8 +454,8 @@ impl Group {
         for v in &others {
             let _ = self.forward(*v, &Forward::SetElect(false), deadline).await;
         }
-        self.raft.enable_elect(false);
-        self.raft.enable_heartbeat(false);
+        self.raft.runtime_config().elect(false);
+        self.raft.runtime_config().heartbeat(false);
         let give_up = Instant::now() + self.opts.forward_attempt_timeout * 2;
         let mut moved = false;
         while Instant::now() < give_up {
@@ -477,8 +477,8 @@ impl Group {
                 break;
             }
         }
-        self.raft.enable_heartbeat(true);
-        self.raft.enable_elect(true);
+        self.raft.runtime_config().heartbeat(true);
+        self.raft.runtime_config().elect(true);
         for v in &others {
             let _ = self
                 .forward(
