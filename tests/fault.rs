@@ -288,3 +288,94 @@ async fn t53_member_with_lost_disk_is_replaced() -> Result<()> {
     anyhow::ensure!(members.lines().count() == 3, "member list: {members}");
     Ok(())
 }
+
+/// An iptables rule on the loopback interface, removed when dropped (also on panic).
+struct DropRule(Vec<String>);
+
+impl DropRule {
+    /// Drops every TCP packet arriving for `port` on loopback: nobody can reach a member's
+    /// listener there, while the member's own outgoing connections still work (a one-way
+    /// partition the process cannot tell from a real one).
+    fn inbound(port: u16) -> Result<DropRule> {
+        let spec: Vec<String> = [
+            "INPUT",
+            "-i",
+            "lo",
+            "-p",
+            "tcp",
+            "--dport",
+            &port.to_string(),
+            "-j",
+            "DROP",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let ok = std::process::Command::new("iptables")
+            .arg("-I")
+            .args(&spec)
+            .status()?
+            .success();
+        anyhow::ensure!(
+            ok,
+            "iptables -I {spec:?} failed (the test needs root and iptables)"
+        );
+        Ok(DropRule(spec))
+    }
+}
+
+impl Drop for DropRule {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("iptables")
+            .arg("-D")
+            .args(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t54_follower_that_cannot_hear_the_cluster_does_not_stop_it() -> Result<()> {
+    let c = Cluster::start(3)?;
+    let leader = c.wait_leader(Duration::from_secs(5))?;
+    let f = (leader + 1) % 3;
+    // Clients talk to the two healthy members only; the cut-off follower's peer port is dead.
+    let healthy: Vec<String> = (0..3)
+        .filter(|i| *i != f)
+        .map(|i| c.members[i].url())
+        .collect();
+    let mut client = connect(&healthy).await?;
+    let w = Writer::start(&healthy).await?;
+    poll(
+        Duration::from_secs(10),
+        "writes before the partition",
+        || (w.acked().len() >= 50).then_some(()),
+    )?;
+    let rule = DropRule::inbound(c.members[f].peer_port)?;
+    let cut_at = Instant::now();
+    // The follower times out and campaigns (its outgoing vote requests still arrive); the
+    // majority must keep a leader and keep acknowledging writes for the whole partition.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let during = w.acked().iter().filter(|(_, t)| *t > cut_at).count();
+    let window = w
+        .acked()
+        .iter()
+        .filter(|(_, t)| *t > cut_at + Duration::from_secs(2))
+        .count();
+    // The partition is real: the cut-off follower has fallen behind the majority.
+    let behind = common::status(&c.members[f].endpoint())?.revision;
+    let ahead = common::status(&c.members[leader].endpoint())?.revision;
+    drop(rule);
+    anyhow::ensure!(
+        behind + 100 < ahead,
+        "the follower was not cut off: revision {behind} vs {ahead}"
+    );
+    eprintln!("writes acknowledged during the 4 s partition: {during} (last 2 s: {window})");
+    anyhow::ensure!(
+        window >= 20,
+        "the majority stopped serving while one follower was cut off ({window} writes in the last 2 s)"
+    );
+    let acked = w.stop().await;
+    assert_all_present(&mut client, &acked).await?;
+    wait_caught_up(&c, f, &acked)?;
+    Ok(())
+}
