@@ -379,3 +379,94 @@ async fn t54_follower_that_cannot_hear_the_cluster_does_not_stop_it() -> Result<
     wait_caught_up(&c, f, &acked)?;
     Ok(())
 }
+
+#[path = "common/linearizability.rs"]
+mod linearizability;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t55_history_under_leader_kill_is_linearizable() -> Result<()> {
+    use linearizability::{Entry, Op, check_register};
+    let mut c = Cluster::start(3)?;
+    let origin = Instant::now();
+    let history: Arc<Mutex<Vec<(usize, Entry)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for client in 0..4usize {
+        let urls = c.urls();
+        let history = history.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut clients = Vec::new();
+            for u in &urls {
+                if let Ok(cl) = connect(std::slice::from_ref(u)).await {
+                    clients.push(cl);
+                }
+            }
+            let mut at = client;
+            for n in 0..120u64 {
+                let key = ((n + client as u64) % 3) as usize;
+                let cl = &mut clients[at % 3];
+                let call = origin.elapsed().as_nanos();
+                let (op, ok) = if n % 2 == 0 {
+                    let v = (client as u64) << 32 | n;
+                    let r = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        cl.put(format!("lin/{key}"), v.to_string(), None),
+                    )
+                    .await;
+                    (Op::Write(v), matches!(r, Ok(Ok(_))))
+                } else {
+                    match tokio::time::timeout(
+                        Duration::from_secs(1),
+                        cl.get(format!("lin/{key}"), None),
+                    )
+                    .await
+                    {
+                        Ok(Ok(resp)) => {
+                            let v = resp
+                                .kvs()
+                                .first()
+                                .and_then(|kv| kv.value_str().ok()?.parse::<u64>().ok());
+                            (Op::Read(v), true)
+                        }
+                        _ => (Op::Read(None), false),
+                    }
+                };
+                let ret = ok.then(|| origin.elapsed().as_nanos());
+                if !ok {
+                    at += 1;
+                }
+                history
+                    .lock()
+                    .expect("lock")
+                    .push((key, Entry { call, ret, op }));
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let leader = c.wait_leader(Duration::from_secs(5))?;
+    c.kill(leader);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.restart(leader)?;
+    for t in tasks {
+        t.await?;
+    }
+    let h = history.lock().expect("lock").clone();
+    let unknown = h.iter().filter(|(_, e)| e.ret.is_none()).count();
+    for key in 0..3 {
+        let ops: Vec<Entry> = h
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, e)| e.clone())
+            .collect();
+        eprintln!("key {key}: {} operations", ops.len());
+        anyhow::ensure!(
+            check_register(&ops),
+            "history of lin/{key} is not linearizable: {ops:#?}"
+        );
+    }
+    eprintln!(
+        "{} operations, {unknown} with unknown outcome, all linearizable",
+        h.len()
+    );
+    Ok(())
+}
