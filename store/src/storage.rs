@@ -331,6 +331,7 @@ pub struct SmShared {
     dir: PathBuf,
     state: RwLock<SmState>,
     hub: broadcast::Sender<HubMsg>,
+    size_cache: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -372,6 +373,7 @@ impl SmShared {
             dir: dir.to_path_buf(),
             state: RwLock::new(SmState { mvcc, meta }),
             hub,
+            size_cache: std::sync::Mutex::new(None),
         }))
     }
 
@@ -452,8 +454,21 @@ impl SmShared {
         Ok(out)
     }
 
-    /// Approximate on-disk size of the group database in bytes.
+    /// Approximate on-disk size of the group database in bytes. Every put checks the quota,
+    /// so the figure (ten RocksDB property reads) is cached for 200 ms.
     pub fn db_size(&self) -> u64 {
+        let mut cache = self.size_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, size)) = *cache
+            && at.elapsed() < std::time::Duration::from_millis(200)
+        {
+            return size;
+        }
+        let size = self.db_size_now();
+        *cache = Some((std::time::Instant::now(), size));
+        size
+    }
+
+    fn db_size_now(&self) -> u64 {
         let mut total = 0u64;
         for name in [CF_LOG, CF_RAFT, CF_REV, CF_LEASE, CF_META] {
             if let Ok(c) = cf(&self.db, name) {
