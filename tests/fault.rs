@@ -470,3 +470,74 @@ async fn t55_history_under_leader_kill_is_linearizable() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t56_grow_to_five_and_shrink_to_three_while_serving() -> Result<()> {
+    let mut c = Cluster::start(3)?;
+    let mut client = connect(&c.urls()[..1]).await?;
+    let w = Writer::start(&c.urls()).await?;
+    // Grow: add two members, one at a time, each started with `existing`.
+    for name in ["m3", "m4"] {
+        let i = c.new_member(name);
+        let eps = c.endpoints();
+        etcdctl_ok(
+            &eps,
+            &[
+                "member",
+                "add",
+                name,
+                &format!("--peer-urls={}", c.members[i].peer_url()),
+            ],
+        )?;
+        let ic = c.initial_cluster();
+        c.spawn(i, &ic, "existing")?;
+        let ep = vec![c.members[i].endpoint()];
+        poll(
+            Duration::from_secs(30),
+            "the new member to catch up",
+            || common::count_keys(&ep, "w/").filter(|n| *n > 0),
+        )?;
+    }
+    c.wait_started(5, Duration::from_secs(20))?;
+    let before = w.acked().len();
+    poll(Duration::from_secs(10), "writes on five members", || {
+        (w.acked().len() > before + 50).then_some(())
+    })?;
+    // Shrink: remove the two original followers (never the member the client uses first).
+    let list = etcdctl_ok(&c.endpoints(), &["member", "list", "-w", "json"])?;
+    let v: serde_json::Value = serde_json::from_str(&list)?;
+    let ids: Vec<(String, u64)> = v["members"]
+        .as_array()
+        .context("members")?
+        .iter()
+        .filter_map(|m| Some((m["name"].as_str()?.to_string(), m["ID"].as_u64()?)))
+        .collect();
+    for name in ["m1", "m2"] {
+        let id = ids
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+            .context("member id")?;
+        let eps: Vec<String> = [0usize, 3, 4]
+            .iter()
+            .map(|i| c.members[*i].endpoint())
+            .collect();
+        etcdctl_ok(&eps, &["member", "remove", &format!("{id:x}")])?;
+    }
+    let eps: Vec<String> = [0usize, 3, 4]
+        .iter()
+        .map(|i| c.members[*i].endpoint())
+        .collect();
+    let left = etcdctl_ok(&eps, &["member", "list"])?;
+    anyhow::ensure!(
+        left.lines().count() == 3,
+        "member list after shrinking: {left}"
+    );
+    let before = w.acked().len();
+    poll(Duration::from_secs(15), "writes after shrinking", || {
+        (w.acked().len() > before + 50).then_some(())
+    })?;
+    let acked = w.stop().await;
+    assert_all_present(&mut client, &acked).await?;
+    Ok(())
+}
