@@ -568,6 +568,7 @@ impl Group {
             return;
         }
         let (txns, senders): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
+        let txns = txns.into_iter().map(serde_bytes::ByteBuf::from).collect();
         match self.raft.client_write(Request::Batch(txns)).await {
             Ok(resp) => match resp.data.0 {
                 Ok(Applied::Batch(results)) if results.len() == senders.len() => {

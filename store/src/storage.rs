@@ -338,12 +338,13 @@ pub struct SmShared {
 struct SnapshotFile {
     meta: SmMeta,
     leases: Vec<(i64, i64)>,
-    records: Vec<(Vec<u8>, Vec<u8>)>,
+    records: Vec<(serde_bytes::ByteBuf, serde_bytes::ByteBuf)>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct StoredSnapshot {
     meta: SnapshotMeta<NodeId, PeerNode>,
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
 }
 
@@ -550,7 +551,10 @@ impl SmShared {
         let mut records = Vec::new();
         for item in snap.iterator_cf(cf(&self.db, CF_REV)?, IteratorMode::Start) {
             let (k, v) = item?;
-            records.push((k.to_vec(), v.to_vec()));
+            records.push((
+                serde_bytes::ByteBuf::from(k.to_vec()),
+                serde_bytes::ByteBuf::from(v.to_vec()),
+            ));
         }
         let mut leases = Vec::new();
         for item in snap.iterator_cf(cf(&self.db, CF_LEASE)?, IteratorMode::Start) {
@@ -847,7 +851,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     for item in items {
                         // Each txn of a batch is applied on its own, exactly as if it had
                         // had its own entry: own revision, own error.
-                        let req = Request::Txn(item.clone());
+                        let req = Request::Txn(item.to_vec());
                         results.push(self.apply_request(
                             &mut st,
                             &hist,

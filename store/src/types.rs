@@ -29,7 +29,7 @@ impl fmt::Display for PeerNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// An etcd `TxnRequest`, protobuf-encoded. Put and DeleteRange travel as one-op txns.
-    Txn(Vec<u8>),
+    Txn(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Compact history up to `revision`.
     Compact {
         /// The compaction revision.
@@ -58,7 +58,7 @@ pub enum Request {
     },
     /// Several txns proposed together as one log entry (the leader batches concurrent
     /// proposals); each still gets its own revision, in order.
-    Batch(Vec<Vec<u8>>),
+    Batch(Vec<serde_bytes::ByteBuf>),
     /// A member publishes its name and client URLs (etcd does the same on start).
     PublishMember {
         /// The member.
@@ -74,7 +74,7 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Applied {
     /// A `TxnResponse`, protobuf-encoded (header revision set).
-    Txn(Vec<u8>),
+    Txn(#[serde(with = "serde_bytes")] Vec<u8>),
     /// One result per txn of a [`Request::Batch`], in order.
     Batch(Vec<Result<Applied, StoreError>>),
     /// Done; the store revision after the command.
