@@ -359,17 +359,7 @@ impl Store {
             let router = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(svc);
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let res = router
-                    .serve_with_incoming_shutdown(nodelay(l), async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await;
-                if let Err(e) = res {
-                    tracing::error!(error = %e, "peer server failed");
-                }
-            }));
+            tasks.push(serve(router, l, stop_rx.clone(), "peer"));
         }
         // A lease must outlive an election: etcd's minimum TTL is 1.5 × election timeout.
         let min_ttl = ((cfg.election_timeout.as_millis() as i64 * 3 / 2) + 999) / 1000;
@@ -402,17 +392,7 @@ impl Store {
                     MaintenanceServer::new(MaintenanceService::new(groups.clone()))
                         .max_decoding_message_size(max_dec),
                 );
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let res = router
-                    .serve_with_incoming_shutdown(nodelay(l), async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await;
-                if let Err(e) = res {
-                    tracing::error!(error = %e, "client server failed");
-                }
-            }));
+            tasks.push(serve(router, l, stop_rx.clone(), "client"));
         }
         for g in groups.map.values() {
             tasks.push(tokio::spawn(background(
@@ -451,6 +431,25 @@ impl Store {
             t.abort();
         }
     }
+}
+
+/// Serves `router` on `l` until `stop` turns true.
+fn serve(
+    router: tonic::transport::server::Router,
+    l: TcpListener,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let res = router
+            .serve_with_incoming_shutdown(nodelay(l), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, server = what, "gRPC server failed");
+        }
+    })
 }
 
 /// Accepted connections with Nagle's algorithm off. tonic applies `tcp_nodelay` only to
