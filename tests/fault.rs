@@ -541,3 +541,36 @@ async fn t56_grow_to_five_and_shrink_to_three_while_serving() -> Result<()> {
     assert_all_present(&mut client, &acked).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t57_every_member_killed_at_once_loses_no_acknowledged_write() -> Result<()> {
+    let mut c = Cluster::start(3)?;
+    let w = Writer::start(&c.urls()).await?;
+    poll(Duration::from_secs(10), "writes before the crash", || {
+        (w.acked().len() >= 300).then_some(())
+    })?;
+    // A power cut for the whole cluster: SIGKILL all three while writes are in flight.
+    for i in 0..3 {
+        c.kill(i);
+    }
+    let acked = w.stop().await;
+    for i in 0..3 {
+        c.restart(i)?;
+    }
+    c.wait_leader(Duration::from_secs(20))?;
+    let mut client = connect(&c.urls()).await?;
+    assert_all_present(&mut client, &acked).await?;
+    // And the cluster takes writes again, at revisions after everything acknowledged.
+    let rev = client
+        .put("after-crash", "v", None)
+        .await?
+        .header()
+        .context("header")?
+        .revision();
+    anyhow::ensure!(
+        rev as usize > acked.len(),
+        "revision {rev} after {} acknowledged writes",
+        acked.len()
+    );
+    Ok(())
+}
