@@ -85,13 +85,14 @@ fn sync_opts() -> WriteOptions {
 
 /// Group-commit fsync of the write-ahead log, on its own thread.
 struct Flusher {
-    tx: std::sync::Mutex<mpsc::Sender<LogFlushed<TypeConfig>>>,
+    tx: std::sync::Mutex<Option<mpsc::Sender<LogFlushed<TypeConfig>>>>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Flusher {
     fn start(db: Arc<DB>) -> Flusher {
         let (tx, rx) = mpsc::channel::<LogFlushed<TypeConfig>>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("wal-fsync".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
@@ -105,18 +106,34 @@ impl Flusher {
                     }
                 }
             })
-            .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the WAL fsync thread"));
+            .map_err(|e| tracing::error!(error = %e, "cannot start the WAL fsync thread"))
+            .ok();
         Flusher {
-            tx: std::sync::Mutex::new(tx),
+            tx: std::sync::Mutex::new(Some(tx)),
+            thread: std::sync::Mutex::new(thread),
         }
     }
 
     #[allow(clippy::result_large_err)] // openraft's StorageError is what the traits return
     fn submit(&self, cb: LogFlushed<TypeConfig>) -> std::result::Result<(), SErr> {
         let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        tx.send(cb)
-            .map_err(|_| serr(ErrorVerb::Write, "WAL fsync thread stopped"))
+        match tx.as_ref() {
+            Some(tx) => tx
+                .send(cb)
+                .map_err(|_| serr(ErrorVerb::Write, "WAL fsync thread stopped")),
+            None => Err(serr(ErrorVerb::Write, "WAL fsync thread stopped")),
+        }
+    }
+}
+
+impl Drop for Flusher {
+    /// Stops the thread and waits for it, so that it never outlives the database it syncs
+    /// (RocksDB aborts if a thread still uses it while the process tears down).
+    fn drop(&mut self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
     }
 }
 
