@@ -31,8 +31,21 @@ impl ClusterService {
         Ok(())
     }
 
-    fn list(&self) -> Result<(pb::ResponseHeader, Vec<pb::Member>), Status> {
+    /// The member list, read at a linearizable read point when one can be had within a
+    /// second, so that a member change acknowledged through any member is visible through
+    /// every member (etcd 3.4 clients send no `linearizable` flag). Without quorum the local
+    /// view is served, as etcd does, unless the client asked for `linearizable`.
+    async fn list(
+        &self,
+        linearizable: bool,
+    ) -> Result<(pb::ResponseHeader, Vec<pb::Member>), Status> {
         let g = self.groups.default_group().ok_or(StoreError::NoLeader)?;
+        match tokio::time::timeout(std::time::Duration::from_secs(1), g.read_barrier()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if linearizable => return Err(e.into()),
+            Err(_) if linearizable => return Err(StoreError::Timeout.into()),
+            _ => {}
+        }
         Ok((g.header(0), g.members()))
     }
 }
@@ -67,7 +80,7 @@ impl Cluster for ClusterService {
             learner: r.is_learner,
         })
         .await?;
-        let (header, members) = self.list()?;
+        let (header, members) = self.list(false).await?;
         let member = pb::Member {
             id,
             name: String::new(),
@@ -88,7 +101,7 @@ impl Cluster for ClusterService {
     ) -> Result<Response<pb::MemberRemoveResponse>, Status> {
         let id = req.into_inner().id;
         self.change(MemberChange::Remove(id)).await?;
-        let (header, members) = self.list()?;
+        let (header, members) = self.list(false).await?;
         Ok(Response::new(pb::MemberRemoveResponse {
             header: Some(header),
             members,
@@ -103,7 +116,7 @@ impl Cluster for ClusterService {
         check_urls(&r.peer_ur_ls)?;
         self.change(MemberChange::Update(r.id, r.peer_ur_ls))
             .await?;
-        let (header, members) = self.list()?;
+        let (header, members) = self.list(false).await?;
         Ok(Response::new(pb::MemberUpdateResponse {
             header: Some(header),
             members,
@@ -114,12 +127,7 @@ impl Cluster for ClusterService {
         &self,
         req: Request<pb::MemberListRequest>,
     ) -> Result<Response<pb::MemberListResponse>, Status> {
-        if req.get_ref().linearizable
-            && let Some(g) = self.groups.default_group()
-        {
-            g.read_barrier().await?;
-        }
-        let (header, members) = self.list()?;
+        let (header, members) = self.list(req.get_ref().linearizable).await?;
         Ok(Response::new(pb::MemberListResponse {
             header: Some(header),
             members,
@@ -132,7 +140,7 @@ impl Cluster for ClusterService {
     ) -> Result<Response<pb::MemberPromoteResponse>, Status> {
         let id = req.into_inner().id;
         self.change(MemberChange::Promote(id)).await?;
-        let (header, members) = self.list()?;
+        let (header, members) = self.list(false).await?;
         Ok(Response::new(pb::MemberPromoteResponse {
             header: Some(header),
             members,
