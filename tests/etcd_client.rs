@@ -9,15 +9,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use common::Cluster;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
-    WatchOptions,
+    Client, Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
 };
 
 async fn connect(urls: &[String]) -> Result<Client> {
-    let opts = ConnectOptions::new()
-        .with_timeout(Duration::from_secs(5))
-        .with_connect_timeout(Duration::from_secs(2));
-    Ok(Client::connect(urls, Some(opts)).await?)
+    common::connect(urls, Duration::from_secs(5)).await
 }
 
 /// Reads watch responses until `n` events arrived (or the deadline passes); returns their

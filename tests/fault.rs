@@ -11,13 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use common::{Cluster, etcdctl_ok, poll};
-use etcd_client::{Client, ConnectOptions, GetOptions};
+use etcd_client::{Client, GetOptions};
 
 async fn connect(urls: &[String]) -> Result<Client> {
-    let opts = ConnectOptions::new()
-        .with_timeout(Duration::from_secs(2))
-        .with_connect_timeout(Duration::from_secs(1));
-    Ok(Client::connect(urls, Some(opts)).await?)
+    common::connect(urls, Duration::from_secs(2)).await
 }
 
 /// A writer that puts `w/<n>` = `<n>` in sequence and records what was acknowledged and when.

@@ -304,22 +304,21 @@ impl Group {
     }
 
     async fn read_rounds(self: Arc<Self>) {
-        use std::sync::atomic::Ordering;
         loop {
             let batch: Vec<_> =
                 std::mem::take(&mut *self.read_waiters.lock().unwrap_or_else(|e| e.into_inner()));
             if batch.is_empty() {
-                self.read_round_running.store(false, Ordering::Release);
-                // A read may have queued between the take and the store: run for it.
-                let pending = !self
-                    .read_waiters
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .is_empty();
-                if pending && !self.read_round_running.swap(true, Ordering::AcqRel) {
-                    continue;
+                let queued = || {
+                    !self
+                        .read_waiters
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_empty()
+                };
+                if finish_loop(&self.read_round_running, queued) {
+                    return;
                 }
-                return;
+                continue;
             }
             let res = match self.call(Forward::ReadIndex).await {
                 Ok(ForwardReply::ReadIndex(i)) => Ok(i),
@@ -513,7 +512,6 @@ impl Group {
     }
 
     async fn run_proposer(self: Arc<Self>) {
-        use std::sync::atomic::Ordering;
         loop {
             let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
                 return;
@@ -533,16 +531,17 @@ impl Group {
             };
             if batch.is_empty() {
                 drop(permit);
-                self.proposer_running.store(false, Ordering::Release);
-                let pending = !self
-                    .proposals
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .is_empty();
-                if pending && !self.proposer_running.swap(true, Ordering::AcqRel) {
-                    continue;
+                let queued = || {
+                    !self
+                        .proposals
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .is_empty()
+                };
+                if finish_loop(&self.proposer_running, queued) {
+                    return;
                 }
-                return;
+                continue;
             }
             let g = self.clone();
             tokio::spawn(async move {
@@ -797,6 +796,14 @@ impl Group {
         }
         Err(StoreError::NoSpace)
     }
+}
+
+/// Ends a batching loop that found its queue empty: clears `running`, unless work was queued
+/// in between and this loop took the flag back (then it must go on). True means stop.
+fn finish_loop(running: &std::sync::atomic::AtomicBool, queued: impl Fn() -> bool) -> bool {
+    use std::sync::atomic::Ordering;
+    running.store(false, Ordering::Release);
+    !queued() || running.swap(true, Ordering::AcqRel)
 }
 
 fn map_write_err(e: RaftError<NodeId, ClientWriteError<NodeId, PeerNode>>) -> StoreError {

@@ -291,43 +291,36 @@ impl Mvcc {
         let mut out = Vec::new();
         let mut count = 0usize;
         for (_, ki) in self.index.range(key_bounds(key, range_end)) {
-            let kv = if at == self.current_rev {
-                match &ki.latest {
-                    Some(kv) => kv.clone(),
-                    None => continue,
-                }
+            // The revision of this key's version visible at `at`, if it is live there.
+            let visible = if at == self.current_rev {
+                ki.latest.as_ref().map(|l| Rev {
+                    main: l.mod_revision,
+                    sub: 0,
+                })
             } else {
                 let pos = ki.history.partition_point(|e| e.rev.main <= at);
-                if pos == 0 {
-                    continue;
-                }
-                let e = ki.history[pos - 1];
-                if e.tombstone {
-                    continue;
-                }
-                count += 1;
-                if count_only || (limit > 0 && out.len() >= limit) {
-                    continue;
-                }
-                match &ki.latest {
-                    Some(l) if l.mod_revision == e.rev.main => l.clone(),
-                    _ => match hist.get(e.rev)? {
-                        Some(r) => Arc::new(r.kv),
-                        None => {
-                            return Err(StoreError::Storage(format!(
-                                "mvcc: record at {:?} missing",
-                                e.rev
-                            )));
-                        }
-                    },
-                }
-                .pipe(|kv| out.push(kv));
-                continue;
+                pos.checked_sub(1)
+                    .map(|p| ki.history[p])
+                    .filter(|e| !e.tombstone)
+                    .map(|e| e.rev)
             };
+            let Some(vrev) = visible else { continue };
             count += 1;
-            if !count_only && (limit == 0 || out.len() < limit) {
-                out.push(kv);
+            if count_only || (limit > 0 && out.len() >= limit) {
+                continue;
             }
+            let kv = match &ki.latest {
+                Some(l) if l.mod_revision == vrev.main => l.clone(),
+                _ => match hist.get(vrev)? {
+                    Some(r) => Arc::new(r.kv),
+                    None => {
+                        return Err(StoreError::Storage(format!(
+                            "mvcc: record at {vrev:?} missing"
+                        )));
+                    }
+                },
+            };
+            out.push(kv);
         }
         Ok((out, count))
     }
@@ -1039,13 +1032,6 @@ pub fn delete_as_txn(d: pb::DeleteRangeRequest) -> pb::TxnRequest {
         failure: vec![],
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 #[cfg(test)]
 mod tests;

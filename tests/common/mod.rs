@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -320,9 +320,12 @@ pub fn poll<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
-/// Keeps a path alive for debugging on failure (unused unless a test asks).
-pub fn keep(dir: &Path) {
-    let _ = dir;
+/// An `etcd-client` connection to `urls` whose requests time out after `timeout`.
+pub async fn connect(urls: &[String], timeout: Duration) -> Result<etcd_client::Client> {
+    let opts = etcd_client::ConnectOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(Duration::from_secs(1).min(timeout));
+    Ok(etcd_client::Client::connect(urls, Some(opts)).await?)
 }
 
 /// Runs `etcdctl` like [`etcdctl`], feeding `input` on stdin (`txn`, `put` of a large value).
