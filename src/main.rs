@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use keelson_apiserver::ApiConfig;
 use keelson_store::StoreConfig;
 
 #[derive(Parser)]
@@ -26,8 +27,10 @@ struct Cli {
 enum Cmd {
     /// Run a store member alone: an etcd v3 replacement for anything.
     Store(Box<StoreCmd>),
-    /// Run every master role in one process (today: the embedded store member).
-    Server(Box<StoreArgs>),
+    /// Run every master role in one process: a store member and the API server on it.
+    Server(Box<ServerArgs>),
+    /// Run the API server alone against store endpoints (`--etcd-servers`).
+    Apiserver(Box<ApiserverArgs>),
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -53,6 +56,26 @@ enum StoreAction {
         #[command(flatten)]
         args: Box<StoreArgs>,
     },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    api: ApiConfig,
+    /// Run only the store member (no API server).
+    #[arg(long)]
+    disable_apiserver: bool,
+}
+
+#[derive(clap::Args)]
+struct ApiserverArgs {
+    #[command(flatten)]
+    api: ApiConfig,
+    /// Directory for the PKI and the admin kubeconfig.
+    #[arg(long, default_value = "keelson-apiserver-data")]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -112,6 +135,37 @@ async fn run_store(args: &StoreArgs) -> anyhow::Result<()> {
         .context("store member failed")
 }
 
+async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let cfg = args.store.config()?;
+    let data_dir = cfg.data_dir.clone();
+    let store = keelson_store::Store::start(cfg)
+        .await
+        .context("store member failed to start")?;
+    if !args.disable_apiserver {
+        let backend: std::sync::Arc<dyn keelson_apiserver::Backend> =
+            if args.api.etcd_servers.is_empty() {
+                keelson_apiserver::EtcdBackend::in_process(
+                    store.client_service(),
+                    args.api.etcd_timeout,
+                )
+            } else {
+                args.api.remote_backend()?
+            };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        keelson_apiserver::start(args.api, backend, &data_dir, async move {
+            let _ = rx.await;
+        })
+        .await
+        .context("API server failed to start")?;
+        shutdown_signal().await;
+        let _ = tx.send(());
+    } else {
+        shutdown_signal().await;
+    }
+    store.stop().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -129,7 +183,15 @@ async fn main() -> anyhow::Result<()> {
             }
             StoreCmd { action: None, args } => run_store(&args).await,
         },
-        Cmd::Server(args) => run_store(&args).await,
+        Cmd::Server(args) => run_server(*args).await,
+        Cmd::Apiserver(args) => {
+            let backend = args.api.remote_backend()?;
+            keelson_apiserver::start(args.api, backend, &args.data_dir, shutdown_signal())
+                .await
+                .context("API server failed to start")?;
+            futures::future::pending::<()>().await;
+            Ok(())
+        }
         Cmd::Bench { what } => bench::run(what).await,
     }
 }

@@ -49,6 +49,12 @@ fn dependency_arrows_hold() {
             "the store must know nothing about Kubernetes, but depends on {forbidden}"
         );
     }
+    let api = deps_of(&m, "keelson-apiserver");
+    assert!(!api.is_empty(), "keelson-apiserver not found in metadata");
+    assert!(
+        !api.contains("keelson-store") && !api.contains("rocksdb"),
+        "the apiserver reaches the store only through its client trait, but links {api:?}"
+    );
     let proto = deps_of(&m, "keelson-proto");
     let allowed: BTreeSet<String> = ["prost", "tonic", "tonic-prost"]
         .into_iter()

@@ -421,6 +421,13 @@ impl Store {
         })
     }
 
+    /// The KV and Watch services of this member as one in-process gRPC service (no socket):
+    /// what an embedded API server uses as its store connection.
+    pub fn client_service(&self) -> tonic::service::Routes {
+        tonic::service::Routes::new(KvServer::new(KvService::new(self.groups.clone())))
+            .add_service(WatchServer::new(WatchService::new(self.groups.clone())))
+    }
+
     /// Stops the servers and every group's Raft.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
