@@ -223,9 +223,19 @@ async fn dispatch(s: &Arc<Server>, req: Request) -> Result<Response> {
                 .and_then(|a| a.to_str().ok())
                 .is_some_and(|a| a.contains("protobuf"));
             if wants_pb {
-                return Err(ApiError::NoRoute);
+                let mut r = Response::new(Body::from(o.v2_protobuf()));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(crate::openapi::V2_PROTOBUF_CONTENT_TYPE),
+                );
+                return Ok(r);
             }
-            return Ok(json_response(200, &o.v2_json(), &[]));
+            let mut r = Response::new(Body::from(o.v2_json_bytes()));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return Ok(r);
         }
         _ => {}
     }

@@ -108,8 +108,15 @@ pub fn field_set(obj: &Value) -> Value {
                         continue;
                     }
                     path.push(k.clone());
-                    out.insert(format!("f:{k}"), walk(x, path, k));
+                    let sub = walk(x, path, k);
                     path.pop();
+                    // A map whose every field is system-owned (metadata with only a name)
+                    // is not a field of its own.
+                    let hollow = sub.as_object().is_some_and(Map::is_empty)
+                        && x.as_object().is_some_and(|m| !m.is_empty());
+                    if !hollow {
+                        out.insert(format!("f:{k}"), sub);
+                    }
                 }
                 Value::Object(out)
             }
@@ -356,11 +363,15 @@ fn store_entries(obj: &mut Value, list: Vec<Value>) {
 /// Record an Update by `opts.field_manager` (no manager: nothing recorded): on create it
 /// owns every field; on update the fields that changed move to it.
 pub fn record_update(new: &mut Value, old: Option<&Value>, opts: &WriteOpts, res: &Resource) {
+    // Ownership starts from what the request carries (a client may reset it, and server-side
+    // apply computes it), else from the stored object.
+    let sent = meta::metadata(new).contains_key("managedFields");
+    let base = match old {
+        Some(o) if !sent => entries(o),
+        _ => entries(new),
+    };
     let Some(manager) = opts.field_manager.clone().filter(|m| !m.is_empty()) else {
-        if let Some(o) = old {
-            let keep = entries(o);
-            store_entries(new, keep);
-        }
+        store_entries(new, base);
         return;
     };
     let new_leaves = leaves(&field_set(new));
@@ -372,12 +383,7 @@ pub fn record_update(new: &mut Value, old: Option<&Value>, opts: &WriteOpts, res
             .cloned()
             .collect(),
     };
-    // Managers keep their claims as sent (upstream keeps them in the new object's
-    // managedFields when the client sent them; otherwise the stored ones).
-    let mut list = match old {
-        Some(o) => entries(o),
-        None => vec![],
-    };
+    let mut list = base;
     let removed: Vec<Vec<String>> = match old {
         Some(o) => leaves(&field_set(o))
             .into_iter()

@@ -534,7 +534,17 @@ impl Rest {
                 .pointer("/spec/finalizers")
                 .and_then(Value::as_array)
                 .is_some_and(|f| !f.is_empty());
-        let finished = meta::deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_held;
+        // As upstream's ShouldDeleteDuringUpdate: being deleted, no finalizers left, and no
+        // grace period running (a pod in graceful deletion stays until its node confirms).
+        let grace_over = meta::metadata(&new)
+            .get("deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            == 0;
+        let finished = meta::deleting(&new)
+            && meta::finalizers(&new).is_empty()
+            && !namespace_held
+            && grace_over;
         if opts.dry_run {
             return Ok(Ok(Outcome {
                 object: new,
@@ -546,7 +556,7 @@ impl Rest {
         meta::strip_for_storage(&mut stored);
         let mut old_stored = old.clone();
         meta::strip_for_storage(&mut old_stored);
-        if stored == old_stored && conds.is_empty() && muts.is_empty() {
+        if stored == old_stored && conds.is_empty() && muts.is_empty() && !finished {
             // No-op updates do not write (and keep the resourceVersion), as upstream.
             return Ok(Ok(Outcome {
                 object: new,

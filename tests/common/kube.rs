@@ -1,0 +1,286 @@
+//! Harness for API tests: a real `keelson server` (embedded store + API server) or a
+//! `keelson apiserver` in front of a real etcd 3.4, and the real `kubectl` binaries.
+//! Everything started is killed when the harness value is dropped.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::{free_port, keelson_bin, poll};
+
+/// Where the versioned kubectl binaries live (`kubectl.1.27` … `kubectl.1.33`).
+pub fn kubectl_dir() -> PathBuf {
+    let which = Command::new("sh")
+        .args(["-c", "readlink -f $(which kubectl)"])
+        .output();
+    match which {
+        Ok(o) if o.status.success() => {
+            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string());
+            p.parent().map(Path::to_path_buf).unwrap_or_default()
+        }
+        _ => PathBuf::from("/usr/bin"),
+    }
+}
+
+/// A running API server and what is needed to talk to it.
+pub struct Api {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub port: u16,
+    pub children: Vec<Child>,
+    pub logs: Vec<PathBuf>,
+    pub store_endpoint: String,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn(cmd: &mut Command, log: &Path) -> Result<Child> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    cmd.env("RUST_LOG", "info,openraft=error,openraft::replication=off")
+        .stdin(Stdio::null())
+        .stdout(f.try_clone()?)
+        .stderr(f);
+    Ok(cmd.spawn()?)
+}
+
+impl Api {
+    /// `keelson server` with its embedded store, on fresh ports, HTTPS with the generated CA.
+    pub fn server() -> Result<Api> {
+        Api::server_with(&[])
+    }
+
+    /// Like [`Api::server`] with extra flags.
+    pub fn server_with(extra: &[&str]) -> Result<Api> {
+        let dir = tempfile::tempdir()?;
+        let (client, peer, port) = (free_port(), free_port(), free_port());
+        let data = dir.path().join("data");
+        let log = dir.path().join("server.log");
+        let mut cmd = Command::new(keelson_bin());
+        cmd.arg("server")
+            .args(["--name", "k0"])
+            .arg("--data-dir")
+            .arg(&data)
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+            .args(["--initial-cluster", &format!("k0=http://127.0.0.1:{peer}")])
+            .args(["--secure-port", &port.to_string()])
+            .args(extra);
+        let child = spawn(&mut cmd, &log)?;
+        let api = Api {
+            kubeconfig: data.join("admin.kubeconfig"),
+            dir,
+            port,
+            children: vec![child],
+            logs: vec![log],
+            store_endpoint: format!("127.0.0.1:{client}"),
+        };
+        api.wait_ready()?;
+        Ok(api)
+    }
+
+    /// A real etcd 3.4 (Debian's `etcd`) and `keelson apiserver` in front of it.
+    pub fn on_etcd() -> Result<Api> {
+        let dir = tempfile::tempdir()?;
+        let (client, peer, port) = (free_port(), free_port(), free_port());
+        let etcd_log = dir.path().join("etcd.log");
+        let mut etcd = Command::new("etcd");
+        etcd.args(["--name", "e0"])
+            .arg("--data-dir")
+            .arg(dir.path().join("etcd"))
+            .args([
+                "--listen-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args([
+                "--advertise-client-urls",
+                &format!("http://127.0.0.1:{client}"),
+            ])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+            .args([
+                "--initial-advertise-peer-urls",
+                &format!("http://127.0.0.1:{peer}"),
+            ])
+            .args(["--initial-cluster", &format!("e0=http://127.0.0.1:{peer}")]);
+        let etcd = spawn(&mut etcd, &etcd_log).context("start etcd")?;
+        let mut api = Api {
+            kubeconfig: dir.path().join("api/admin.kubeconfig"),
+            dir,
+            port,
+            children: vec![etcd],
+            logs: vec![etcd_log],
+            store_endpoint: format!("127.0.0.1:{client}"),
+        };
+        let ep = api.store_endpoint.clone();
+        api.add_apiserver(&ep, port, "api")?;
+        api.wait_ready()?;
+        Ok(api)
+    }
+
+    /// Start one more `keelson apiserver` against `store` on `port`, data in `sub`.
+    pub fn add_apiserver(&mut self, store: &str, port: u16, sub: &str) -> Result<PathBuf> {
+        let log = self.dir.path().join(format!("{sub}.log"));
+        let data = self.dir.path().join(sub);
+        let mut cmd = Command::new(keelson_bin());
+        cmd.arg("apiserver")
+            .args(["--etcd-servers", store])
+            .args(["--secure-port", &port.to_string()])
+            .arg("--data-dir")
+            .arg(&data);
+        self.children.push(spawn(&mut cmd, &log)?);
+        self.logs.push(log);
+        let kc = data.join("admin.kubeconfig");
+        poll(
+            Duration::from_secs(30),
+            "the added API server to answer",
+            || {
+                kc.exists().then_some(())?;
+                let o = kubectl_at(&kc, &self.cache_dir(), "1.32", &["get", "--raw", "/readyz"])
+                    .ok()?;
+                o.status.success().then_some(())
+            },
+        )?;
+        Ok(kc)
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("kubectl-cache")
+    }
+
+    /// Wait until the kubeconfig exists and `default` namespace is served.
+    pub fn wait_ready(&self) -> Result<()> {
+        poll(
+            Duration::from_secs(60),
+            "the API server to serve the default namespace",
+            || {
+                self.kubeconfig.exists().then_some(())?;
+                let o = self
+                    .kubectl(&["get", "namespace", "default", "-o", "name"])
+                    .ok()?;
+                o.status.success().then_some(())
+            },
+        )
+        .with_context(|| self.logs())
+    }
+
+    /// The logs of every process started.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for l in &self.logs {
+            let text = std::fs::read_to_string(l).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            s.push_str(&format!("--- {}\n", l.display()));
+            for line in tail.into_iter().rev() {
+                s.push_str(line);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// Run kubectl 1.32 with this server's kubeconfig.
+    pub fn kubectl(&self, args: &[&str]) -> Result<Output> {
+        kubectl_at(&self.kubeconfig, &self.cache_dir(), "1.32", args)
+    }
+
+    /// Run a given kubectl minor (`"1.27"`).
+    pub fn kubectl_v(&self, version: &str, args: &[&str]) -> Result<Output> {
+        kubectl_at(
+            &self.kubeconfig,
+            &self.dir.path().join(format!("cache-{version}")),
+            version,
+            args,
+        )
+    }
+
+    /// Run kubectl 1.32 and demand success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> Result<String> {
+        let o = self.kubectl(args)?;
+        if !o.status.success() {
+            bail!(
+                "kubectl {args:?} failed: {}{}",
+                String::from_utf8_lossy(&o.stderr),
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// Run kubectl 1.32, demand failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> Result<String> {
+        let o = self.kubectl(args)?;
+        if o.status.success() {
+            bail!(
+                "kubectl {args:?} succeeded but should fail: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+        Ok(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+
+    /// kubectl with a manifest on stdin (`-f -`).
+    pub fn apply_stdin(&self, args: &[&str], manifest: &str) -> Result<Output> {
+        use std::io::Write;
+        let mut child = kubectl_cmd(&self.kubeconfig, &self.cache_dir(), "1.32")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(manifest.as_bytes())?;
+        }
+        Ok(child.wait_with_output()?)
+    }
+
+    /// `apply_stdin` that must succeed; returns stdout.
+    pub fn ok_stdin(&self, args: &[&str], manifest: &str) -> Result<String> {
+        let o = self.apply_stdin(args, manifest)?;
+        if !o.status.success() {
+            bail!(
+                "kubectl {args:?} failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// The server URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+}
+
+fn kubectl_cmd(kubeconfig: &Path, cache: &Path, version: &str) -> Command {
+    let mut c = Command::new(kubectl_dir().join(format!("kubectl.{version}")));
+    c.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--cache-dir")
+        .arg(cache)
+        .arg("--request-timeout=20s");
+    c
+}
+
+/// Run `kubectl.<version>` with a kubeconfig; bounded by kubectl's request timeout.
+pub fn kubectl_at(kubeconfig: &Path, cache: &Path, version: &str, args: &[&str]) -> Result<Output> {
+    Ok(kubectl_cmd(kubeconfig, cache, version)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()?)
+}

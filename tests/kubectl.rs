@@ -1,0 +1,892 @@
+//! End-to-end: the real `kubectl` (1.32; 1.27 and 1.33 for a subset) against a real
+//! `keelson server` (embedded store, HTTPS with its generated CA, admin kubeconfig).
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use common::kube::Api;
+use common::poll;
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: nginx-deployment
+  labels: {app: nginx}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: nginx}
+  template:
+    metadata:
+      labels: {app: nginx}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.14.2
+        ports:
+        - containerPort: 80
+        env:
+        - {name: A, value: "1"}
+"#;
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn t60_discovery_version_and_bootstrap_objects() -> Result<()> {
+    let api = Api::server()?;
+    let v = json(&api.ok(&["version", "-o", "json"])?);
+    assert_eq!(v["serverVersion"]["major"], "1");
+    assert_eq!(v["serverVersion"]["minor"], "32");
+    let res = api.ok(&["api-resources", "--cached=false"])?;
+    for line in [
+        "deployments",
+        "deploy",
+        "apps/v1",
+        "customresourcedefinitions",
+        "leases",
+        "horizontalpodautoscalers",
+    ] {
+        assert!(res.contains(line), "api-resources lacks {line}:\n{res}");
+    }
+    let vs = api.ok(&["api-versions"])?;
+    for gv in [
+        "apps/v1",
+        "batch/v1",
+        "autoscaling/v2",
+        "autoscaling/v1",
+        "v1",
+        "rbac.authorization.k8s.io/v1",
+    ] {
+        assert!(
+            vs.lines().any(|l| l == gv),
+            "api-versions lacks {gv}:\n{vs}"
+        );
+    }
+    let ns = api.ok(&["get", "ns", "-o", "name"])?;
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.contains(&format!("namespace/{n}")), "{ns}");
+    }
+    let svc = json(&api.ok(&["get", "svc", "kubernetes", "-o", "json"])?);
+    assert_eq!(svc["spec"]["clusterIP"], "10.96.0.1");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 443);
+    // The legacy resource list that `auth can-i` and `drain` read.
+    let v1 = json(&api.ok(&["get", "--raw", "/api/v1"])?);
+    let ev = v1["resources"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == "pods/eviction").cloned());
+    assert_eq!(
+        ev.map(|e| e["group"].clone()),
+        Some(serde_json::json!("policy"))
+    );
+    assert_eq!(api.ok(&["get", "--raw", "/healthz"])?.trim(), "ok");
+    assert_eq!(api.ok(&["get", "--raw", "/readyz"])?.trim(), "ok");
+    assert!(
+        api.ok(&["get", "--raw", "/metrics"])?
+            .contains("apiserver_request_total")
+    );
+    Ok(())
+}
+
+#[test]
+fn t61_apply_create_then_update_then_unchanged() -> Result<()> {
+    let api = Api::server()?;
+    let out = api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+    assert!(
+        out.contains("deployment.apps/nginx-deployment created"),
+        "{out}"
+    );
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert_eq!(d["metadata"]["generation"], 1);
+    assert!(
+        d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string()
+    );
+    let rv1 = d["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let out = api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+    assert!(out.contains("unchanged"), "{out}");
+    let changed = DEPLOYMENT
+        .replace("nginx:1.14.2", "nginx:1.16.1")
+        .replace(r#"value: "1""#, r#"value: "2""#);
+    let out = api.ok_stdin(&["apply", "-f", "-"], &changed)?;
+    assert!(out.contains("configured"), "{out}");
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "nginx:1.16.1");
+    assert_eq!(c["env"], serde_json::json!([{"name": "A", "value": "2"}]));
+    assert_eq!(c["ports"][0]["containerPort"], 80);
+    assert_eq!(d["metadata"]["generation"], 2);
+    assert_ne!(d["metadata"]["resourceVersion"].as_str().unwrap_or(""), rv1);
+    // A removed field goes away on the next apply (client-side apply three-way patch).
+    let no_env = changed.replace("        env:\n        - {name: A, value: \"2\"}\n", "");
+    api.ok_stdin(&["apply", "-f", "-"], &no_env)?;
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert!(
+        d["spec"]["template"]["spec"]["containers"][0]
+            .get("env")
+            .is_none(),
+        "{d}"
+    );
+    // Human output is the server's Table.
+    let table = api.ok(&["get", "deploy"])?;
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert!(table.contains("0/2"), "{table}");
+    Ok(())
+}
+
+#[test]
+fn t62_run_get_output_formats_and_selectors() -> Result<()> {
+    let api = Api::server()?;
+    for (name, app, tier) in [
+        ("web1", "web", "fe"),
+        ("web2", "web", "be"),
+        ("db1", "db", "be"),
+    ] {
+        api.ok(&[
+            "run",
+            name,
+            "--image=nginx",
+            "--labels",
+            &format!("app={app},tier={tier}"),
+        ])?;
+    }
+    let wide = api.ok(&["get", "pods", "-o", "wide"])?;
+    let header: Vec<&str> = wide
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ]
+    );
+    assert!(wide.contains("Pending"), "{wide}");
+    let names = |sel: &str| -> Result<Vec<String>> {
+        let out = api.ok(&["get", "pods", "-l", sel, "-o", "name"])?;
+        let mut v: Vec<String> = out
+            .lines()
+            .map(|l| l.trim_start_matches("pod/").to_string())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    assert_eq!(names("app=web")?, ["web1", "web2"]);
+    assert_eq!(names("app==web,tier!=be")?, ["web1"]);
+    assert_eq!(names("tier in (fe,x)")?, ["web1"]);
+    assert_eq!(names("app notin (web)")?, ["db1"]);
+    assert_eq!(names("tier")?, ["db1", "web1", "web2"]);
+    assert_eq!(names("!app")?, Vec::<String>::new());
+    let bad = api.fails(&["get", "pods", "-l", "a in (b"])?;
+    assert!(
+        bad.contains("BadRequest") || bad.contains("unable to parse"),
+        "{bad}"
+    );
+    let by_name = api.ok(&[
+        "get",
+        "pods",
+        "--field-selector",
+        "metadata.name=db1",
+        "-o",
+        "name",
+    ])?;
+    assert_eq!(by_name.trim(), "pod/db1");
+    let bad = api.fails(&["get", "pods", "--field-selector", "spec.bogus=x"])?;
+    assert!(bad.contains("field label not supported"), "{bad}");
+    let jp = api.ok(&[
+        "get",
+        "pod",
+        "web1",
+        "-o",
+        "jsonpath={.metadata.labels.tier}",
+    ])?;
+    assert_eq!(jp, "fe");
+    let y = api.ok(&["get", "pod", "web1", "-o", "yaml"])?;
+    assert!(
+        y.contains("uid:") && y.contains("creationTimestamp:") && y.contains("resourceVersion:"),
+        "{y}"
+    );
+    let all = api.ok(&["get", "pods", "-A", "--show-labels"])?;
+    assert!(all.contains("app=db,tier=be"), "{all}");
+    // Pagination: chunks of one still list everything.
+    let chunked = api.ok(&["get", "pods", "--chunk-size=1", "-o", "name"])?;
+    assert_eq!(chunked.lines().count(), 3, "{chunked}");
+    Ok(())
+}
+
+#[test]
+fn t63_label_annotate_patch_scale_and_conflicts() -> Result<()> {
+    let api = Api::server()?;
+    api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+    api.ok(&["label", "deploy", "nginx-deployment", "tier=frontend"])?;
+    api.ok(&["annotate", "deploy", "nginx-deployment", "note=hello"])?;
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert_eq!(d["metadata"]["labels"]["tier"], "frontend");
+    assert_eq!(d["metadata"]["annotations"]["note"], "hello");
+    api.ok(&["label", "deploy", "nginx-deployment", "tier-"])?;
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert!(d["metadata"]["labels"].get("tier").is_none());
+    // A stale resourceVersion is a 409.
+    let e = api.fails(&[
+        "annotate",
+        "deploy",
+        "nginx-deployment",
+        "x=y",
+        "--resource-version=1",
+    ])?;
+    assert!(
+        e.contains("Conflict") && e.contains("the object has been modified"),
+        "{e}"
+    );
+    // Three patch types.
+    api.ok(&[
+        "patch",
+        "deploy",
+        "nginx-deployment",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minReadySeconds":5}}"#,
+    ])?;
+    api.ok(&[
+        "patch",
+        "deploy",
+        "nginx-deployment",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":3}]"#,
+    ])?;
+    api.ok(&[
+        "patch",
+        "deploy",
+        "nginx-deployment",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox"}]}}}}"#,
+    ])?;
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert_eq!(d["spec"]["minReadySeconds"], 5);
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 3);
+    let names: Vec<&str> = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        names.len(),
+        2,
+        "strategic merge keeps nginx and adds sidecar: {names:?}"
+    );
+    assert!(names.contains(&"nginx") && names.contains(&"sidecar"));
+    let e = api.fails(&[
+        "patch",
+        "deploy",
+        "nginx-deployment",
+        "--type=json",
+        "-p",
+        r#"[{"op":"test","path":"/spec/replicas","value":99}]"#,
+    ])?;
+    assert!(e.contains("Invalid") || e.contains("test"), "{e}");
+    // Scale through the scale subresource, with and without a precondition.
+    api.ok(&["scale", "deploy", "nginx-deployment", "--replicas=3"])?;
+    let scale = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/apps/v1/namespaces/default/deployments/nginx-deployment/scale",
+    ])?);
+    assert_eq!(scale["spec"]["replicas"], 3);
+    assert_eq!(scale["status"]["selector"], "app=nginx");
+    let e = api.fails(&[
+        "scale",
+        "deploy",
+        "nginx-deployment",
+        "--current-replicas=2",
+        "--replicas=1",
+    ])?;
+    assert!(
+        e.contains("expected") || e.contains("precondition") || e.contains("Conflict"),
+        "{e}"
+    );
+    api.ok(&[
+        "scale",
+        "deploy",
+        "nginx-deployment",
+        "--current-replicas=3",
+        "--replicas=1",
+    ])?;
+    assert_eq!(
+        api.ok(&[
+            "get",
+            "deploy",
+            "nginx-deployment",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ])?,
+        "1"
+    );
+    // Status is ignored on the main resource.
+    api.ok(&[
+        "patch",
+        "deploy",
+        "nginx-deployment",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":42}}"#,
+    ])?;
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert_ne!(d["status"]["replicas"], 42);
+    // ...and written through /status.
+    api.ok(&[
+        "patch",
+        "deploy",
+        "nginx-deployment",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"replicas":7}}"#,
+    ])?;
+    let d2 = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert_eq!(d2["status"]["replicas"], 7);
+    assert_eq!(
+        d2["metadata"]["generation"], d["metadata"]["generation"],
+        "status writes do not bump generation"
+    );
+    Ok(())
+}
+
+#[test]
+fn t64_errors_are_status_objects() -> Result<()> {
+    let api = Api::server()?;
+    let e = api.fails(&["get", "pod", "nope"])?;
+    assert!(
+        e.contains(r#"Error from server (NotFound): pods "nope" not found"#),
+        "{e}"
+    );
+    let e = api.fails(&["get", "deploy", "nope"])?;
+    assert!(e.contains(r#"deployments.apps "nope" not found"#), "{e}");
+    api.ok(&["run", "p1", "--image=nginx"])?;
+    let e = api.fails(&["run", "p1", "--image=nginx"])?;
+    assert!(e.contains("AlreadyExists"), "{e}");
+    let e = api.fails(&["run", "p2", "--image=nginx", "-n", "missing-ns"])?;
+    assert!(e.contains(r#"namespaces "missing-ns" not found"#), "{e}");
+    let raw = api.kubectl(&["get", "--raw", "/api/v1/namespaces/default/pods/nope"])?;
+    assert!(!raw.status.success());
+    let e = String::from_utf8_lossy(&raw.stderr);
+    assert!(e.contains("NotFound"), "{e}");
+    let e = api.fails(&["get", "--raw", "/apis/nope.example.com/v1"])?;
+    assert!(
+        e.contains("NotFound") || e.contains("could not find"),
+        "{e}"
+    );
+    Ok(())
+}
+
+#[test]
+fn t65_delete_waits_and_namespace_lifecycle() -> Result<()> {
+    let api = Api::server()?;
+    api.ok(&["create", "namespace", "scratch"])?;
+    api.ok(&["run", "p1", "--image=nginx", "-n", "scratch"])?;
+    api.ok(&[
+        "create",
+        "configmap",
+        "c1",
+        "-n",
+        "scratch",
+        "--from-literal=a=b",
+    ])?;
+    let out = api.ok(&["delete", "pod", "p1", "-n", "scratch"])?;
+    assert!(out.contains(r#"pod "p1" deleted"#), "{out}");
+    assert!(
+        api.fails(&["get", "pod", "p1", "-n", "scratch"])?
+            .contains("NotFound")
+    );
+    api.ok(&["run", "p2", "--image=nginx", "-n", "scratch"])?;
+    api.ok(&["delete", "namespace", "scratch", "--wait=false"])?;
+    // Terminating: no new content.
+    let e = api.fails(&["run", "p3", "--image=nginx", "-n", "scratch"])?;
+    assert!(e.contains("Forbidden") || e.contains("NotFound"), "{e}");
+    api.ok(&["wait", "--for=delete", "namespace/scratch", "--timeout=30s"])?;
+    assert!(api.fails(&["get", "ns", "scratch"])?.contains("NotFound"));
+    // Finalizers hold an object until cleared.
+    api.ok(&["create", "configmap", "held"])?;
+    api.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ])?;
+    api.ok(&["delete", "configmap", "held", "--wait=false"])?;
+    let cm = json(&api.ok(&["get", "configmap", "held", "-o", "json"])?);
+    assert!(cm["metadata"]["deletionTimestamp"].is_string(), "{cm}");
+    api.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])?;
+    poll(
+        Duration::from_secs(10),
+        "the finalized configmap to go",
+        || {
+            api.fails(&["get", "configmap", "held"])
+                .ok()
+                .filter(|e| e.contains("NotFound"))
+        },
+    )?;
+    Ok(())
+}
+
+#[test]
+fn t66_watch_sees_changes_from_get_w() -> Result<()> {
+    // A tiny watch cache window, so old revisions are served by the store fallback.
+    let api = Api::server_with(&["--watch-cache-size", "2"])?;
+    let mut child = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
+        .arg("--kubeconfig")
+        .arg(&api.kubeconfig)
+        .args(["get", "pods", "-w", "--request-timeout=8s", "-o", "name"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(1500));
+    api.ok(&["run", "watched", "--image=nginx"])?;
+    api.ok(&["label", "pod", "watched", "x=y"])?;
+    api.ok(&["delete", "pod", "watched"])?;
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.matches("pod/watched").count() >= 3,
+        "watch output: {text}"
+    );
+    // From an old but uncompacted revision the history is replayed (from the store: the
+    // cache window holds two events)...
+    let raw = api.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/pods?watch=true&resourceVersion=1&timeoutSeconds=1",
+    ])?;
+    let types: Vec<String> = raw
+        .lines()
+        .map(|l| json(l)["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"], "{raw}");
+    // ...and once compacted, it is 200 with one ERROR event carrying a 410 Status.
+    let rev = json(&api.ok(&["get", "--raw", "/api/v1/namespaces/default/pods"])?)["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    common::etcdctl_ok(&[api.store_endpoint.clone()], &["compact", &rev])?;
+    let raw = api.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/pods?watch=true&resourceVersion=2&timeoutSeconds=2",
+    ])?;
+    let ev = json(raw.lines().next().unwrap_or(""));
+    assert_eq!(ev["type"], "ERROR", "{raw}");
+    assert_eq!(ev["object"]["code"], 410);
+    assert_eq!(ev["object"]["reason"], "Expired");
+    // An expired continue token is an HTTP 410.
+    let e = api.fails(&[
+        "get",
+        "--raw",
+        &format!(
+            "/api/v1/namespaces/default/pods?limit=1&continue={}",
+            continue_token(2)
+        ),
+    ])?;
+    assert!(
+        e.contains("Expired") || e.contains("410") || e.contains("too old"),
+        "{e}"
+    );
+    Ok(())
+}
+
+/// A continue token in kube-apiserver's layout for revision `rv`.
+fn continue_token(rv: i64) -> String {
+    use std::io::Write;
+    let raw = format!(r#"{{"v":"meta.k8s.io/v1","rv":{rv},"start":"a"}}"#);
+    let mut out = Vec::new();
+    let _ = write!(out, "{}", base64_encode(raw.as_bytes()));
+    String::from_utf8(out)
+        .unwrap_or_default()
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn t67_services_get_cluster_ips_and_node_ports() -> Result<()> {
+    let api = Api::server()?;
+    api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+    api.ok(&[
+        "expose",
+        "deployment",
+        "nginx-deployment",
+        "--port=80",
+        "--target-port=8080",
+        "--name=pulse-service",
+    ])?;
+    let s = json(&api.ok(&["get", "svc", "pulse-service", "-o", "json"])?);
+    let ip = s["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
+    assert!(ip.starts_with("10.") && ip != "10.96.0.1", "{s}");
+    assert_eq!(s["spec"]["selector"]["app"], "nginx");
+    assert_eq!(s["spec"]["ports"][0]["targetPort"], 8080);
+    api.ok(&["create", "service", "nodeport", "np", "--tcp=80:8080"])?;
+    let np = json(&api.ok(&["get", "svc", "np", "-o", "json"])?);
+    let port = np["spec"]["ports"][0]["nodePort"].as_i64().unwrap_or(0);
+    assert!((30000..=32767).contains(&port), "{np}");
+    // A taken node port is refused; after delete it can be used again.
+    let clash = format!(
+        r#"{{"apiVersion":"v1","kind":"Service","metadata":{{"name":"np2"}},"spec":{{"type":"NodePort","ports":[{{"port":80,"nodePort":{port}}}]}}}}"#
+    );
+    let o = api.apply_stdin(&["create", "-f", "-"], &clash)?;
+    assert!(!o.status.success(), "a second service got node port {port}");
+    api.ok(&["delete", "svc", "np"])?;
+    api.ok_stdin(&["create", "-f", "-"], &clash)?;
+    let table = api.ok(&["get", "svc", "np2"])?;
+    assert!(table.contains(&format!("80:{port}/TCP")), "{table}");
+    Ok(())
+}
+
+const CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1}
+              color: {type: string}
+          status:
+            type: object
+            properties:
+              ready: {type: boolean}
+"#;
+
+#[test]
+fn t68_custom_resources() -> Result<()> {
+    let api = Api::server()?;
+    api.ok_stdin(&["apply", "-f", "-"], CRD)?;
+    api.ok(&[
+        "wait",
+        "--for=condition=established",
+        "crd/widgets.example.com",
+        "--timeout=30s",
+    ])?;
+    let w = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3, color: red, junk: 1}\n";
+    poll(
+        Duration::from_secs(20),
+        "the Widget kind to be served",
+        || api.ok_stdin(&["apply", "-f", "-"], w).ok(),
+    )?;
+    let obj = json(&api.ok(&["get", "widget", "w1", "-o", "json"])?);
+    assert_eq!(obj["spec"]["size"], 3);
+    assert!(
+        obj["spec"].get("junk").is_none(),
+        "unknown fields are pruned: {obj}"
+    );
+    let table = api.ok(&["get", "wd"])?;
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "SIZE", "AGE"], "{table}");
+    assert!(table.contains("w1") && table.contains(" 3 "), "{table}");
+    let bad = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0}\n";
+    let o = api.apply_stdin(&["apply", "-f", "-"], bad)?;
+    assert!(!o.status.success(), "size 0 is below the schema minimum");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Invalid"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    api.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"ready":true}}"#,
+    ])?;
+    api.ok(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"size":5},"status":{"ready":false}}"#,
+    ])?;
+    let obj = json(&api.ok(&["get", "widget", "w1", "-o", "json"])?);
+    assert_eq!(
+        obj["status"]["ready"], true,
+        "the main resource ignores status"
+    );
+    assert_eq!(obj["spec"]["size"], 5);
+    let e = api.fails(&[
+        "patch",
+        "widget",
+        "w1",
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"size":6}}"#,
+    ])?;
+    assert!(
+        e.contains("UnsupportedMediaType") || e.contains("unknown format") || e.contains("415"),
+        "{e}"
+    );
+    api.ok(&["delete", "widget", "w1"])?;
+    api.ok(&["delete", "crd", "widgets.example.com"])?;
+    poll(
+        Duration::from_secs(20),
+        "the Widget kind to go away",
+        || {
+            let o = api
+                .kubectl(&["get", "--raw", "/apis/example.com/v1"])
+                .ok()?;
+            (!o.status.success()).then_some(())
+        },
+    )?;
+    Ok(())
+}
+
+#[test]
+fn t69_server_side_apply_owns_fields_and_reports_conflicts() -> Result<()> {
+    let api = Api::server()?;
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1', b: '2'}\n";
+    let out = api.ok_stdin(&["apply", "--server-side", "-f", "-"], cm)?;
+    assert!(out.contains("serverside-applied"), "{out}");
+    let obj = json(&api.ok(&["get", "cm", "ssa", "-o", "json", "--show-managed-fields"])?);
+    let mf = &obj["metadata"]["managedFields"][0];
+    assert_eq!(mf["manager"], "kubectl");
+    assert_eq!(mf["operation"], "Apply");
+    assert!(mf["fieldsV1"]["f:data"]["f:a"].is_object(), "{mf}");
+    // Another manager changes a field kubectl owns: conflict unless forced.
+    let other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: 'X'}\n";
+    let o = api.apply_stdin(
+        &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+        other,
+    )?;
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("conflict") && e.contains("kubectl"), "{e}");
+    api.ok_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        other,
+    )?;
+    let obj = json(&api.ok(&["get", "cm", "ssa", "-o", "json"])?);
+    assert_eq!(obj["data"]["a"], "X");
+    // kubectl stops applying b: it is removed, since no one else owns it.
+    let fewer = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {}\n";
+    api.ok_stdin(&["apply", "--server-side", "-f", "-"], fewer)?;
+    let obj = json(&api.ok(&["get", "cm", "ssa", "-o", "json"])?);
+    assert!(obj["data"].get("b").is_none(), "{obj}");
+    assert_eq!(obj["data"]["a"], "X", "a is owned by `other` now");
+    // Create through apply, and dry runs that change nothing.
+    api.ok(&[
+        "create",
+        "deployment",
+        "d1",
+        "--image=nginx",
+        "--dry-run=server",
+    ])?;
+    assert!(api.fails(&["get", "deploy", "d1"])?.contains("NotFound"));
+    Ok(())
+}
+
+#[test]
+fn t70_two_apiservers_on_one_store_behave_as_one() -> Result<()> {
+    let mut api = Api::server()?;
+    let store = api.store_endpoint.clone();
+    let port = common::free_port();
+    let kc2 = api.add_apiserver(&store, port, "second")?;
+    let second = |args: &[&str]| -> Result<std::process::Output> {
+        common::kube::kubectl_at(&kc2, &api.dir.path().join("cache2"), "1.32", args)
+    };
+    let mut watcher = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
+        .arg("--kubeconfig")
+        .arg(&kc2)
+        .args([
+            "get",
+            "configmaps",
+            "-w",
+            "--request-timeout=6s",
+            "-o",
+            "name",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(1500));
+    api.ok(&["create", "configmap", "from-first", "--from-literal=a=b"])?;
+    let out = watcher.wait_with_output()?;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("configmap/from-first"),
+        "the second server's watch missed a write made through the first"
+    );
+    let o = second(&["get", "configmap", "from-first", "-o", "json"])?;
+    assert!(o.status.success());
+    // Optimistic concurrency holds across servers.
+    let rv = json(&String::from_utf8_lossy(&o.stdout))["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    api.ok(&["annotate", "configmap", "from-first", "x=1"])?;
+    let o = second(&[
+        "annotate",
+        "configmap",
+        "from-first",
+        "y=1",
+        &format!("--resource-version={rv}"),
+    ])?;
+    assert!(
+        !o.status.success(),
+        "a stale write through the second server must conflict"
+    );
+    Ok(())
+}
+
+#[test]
+fn t71_same_results_on_keelson_store_and_on_etcd() -> Result<()> {
+    let script: &[&[&str]] = &[
+        &["create", "namespace", "diff"],
+        &["run", "p1", "--image=nginx", "-n", "diff", "--labels=app=a"],
+        &["run", "p2", "--image=nginx", "-n", "diff", "--labels=app=b"],
+        &["label", "pod", "p1", "-n", "diff", "tier=x"],
+        &[
+            "get",
+            "pods",
+            "-n",
+            "diff",
+            "-l",
+            "app in (a,b),tier",
+            "-o",
+            "name",
+        ],
+        &["get", "pods", "-n", "diff", "--chunk-size=1", "-o", "name"],
+        &["delete", "pod", "p2", "-n", "diff"],
+        &["get", "pods", "-n", "diff", "-o", "name"],
+        &["get", "pod", "p2", "-n", "diff"],
+        &["run", "p1", "--image=nginx", "-n", "diff"],
+    ];
+    let run = |api: &Api| -> Result<Vec<(bool, String)>> {
+        let mut out = vec![];
+        for args in script {
+            let o = api.kubectl(args)?;
+            let text = if o.status.success() {
+                String::from_utf8_lossy(&o.stdout)
+            } else {
+                String::from_utf8_lossy(&o.stderr)
+            };
+            out.push((o.status.success(), text.trim().to_string()));
+        }
+        Ok(out)
+    };
+    let ours = run(&Api::server()?)?;
+    let theirs = run(&Api::on_etcd()?)?;
+    assert_eq!(ours, theirs);
+    assert!(
+        ours[4].1.contains("pod/p1") && !ours[4].1.contains("pod/p2"),
+        "{ours:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn t72_kubectl_127_and_133_subset() -> Result<()> {
+    let api = Api::server()?;
+    for v in ["1.27", "1.33"] {
+        let name = format!("p{}", v.replace('.', ""));
+        let o = api.kubectl_v(v, &["run", &name, "--image=nginx"])?;
+        assert!(
+            o.status.success(),
+            "kubectl {v} run: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = api.kubectl_v(v, &["get", "pods", "-o", "wide"])?;
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains(&name) && text.contains("NOMINATED NODE"),
+            "kubectl {v} get: {text}"
+        );
+        let o = api.kubectl_v(v, &["delete", "pod", &name])?;
+        assert!(
+            o.status.success(),
+            "kubectl {v} delete: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = api.kubectl_v(v, &["api-resources"])?;
+        assert!(String::from_utf8_lossy(&o.stdout).contains("deployments"));
+    }
+    Ok(())
+}
