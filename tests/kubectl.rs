@@ -466,7 +466,7 @@ fn t65_delete_waits_and_namespace_lifecycle() -> Result<()> {
 fn t66_watch_sees_changes_from_get_w() -> Result<()> {
     // A tiny watch cache window, so old revisions are served by the store fallback.
     let api = Api::server_with(&["--watch-cache-size", "2"])?;
-    let mut child = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
+    let child = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
         .arg("--kubeconfig")
         .arg(&api.kubeconfig)
         .args(["get", "pods", "-w", "--request-timeout=8s", "-o", "name"])
@@ -500,7 +500,10 @@ fn t66_watch_sees_changes_from_get_w() -> Result<()> {
         .as_str()
         .unwrap_or("0")
         .to_string();
-    common::etcdctl_ok(&[api.store_endpoint.clone()], &["compact", &rev])?;
+    common::etcdctl_ok(
+        std::slice::from_ref(&api.store_endpoint),
+        &["compact", &rev],
+    )?;
     let raw = api.ok(&[
         "get",
         "--raw",
@@ -773,7 +776,7 @@ fn t70_two_apiservers_on_one_store_behave_as_one() -> Result<()> {
     let second = |args: &[&str]| -> Result<std::process::Output> {
         common::kube::kubectl_at(&kc2, &api.dir.path().join("cache2"), "1.32", args)
     };
-    let mut watcher = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
+    let watcher = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
         .arg("--kubeconfig")
         .arg(&kc2)
         .args([
