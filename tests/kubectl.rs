@@ -893,3 +893,383 @@ fn t72_kubectl_127_and_133_subset() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn t73_protobuf_creates_from_kubectl_132() -> Result<()> {
+    let api = Api::server()?;
+    // kubectl 1.32's typed clients send these bodies as Kubernetes protobuf.
+    api.ok(&["create", "namespace", "pb"])?;
+    api.ok(&[
+        "create",
+        "deployment",
+        "d1",
+        "--image=nginx:1.27",
+        "--replicas=2",
+        "-n",
+        "pb",
+    ])?;
+    api.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "--from-literal=password=hunter2",
+        "-n",
+        "pb",
+    ])?;
+    api.ok(&[
+        "create",
+        "configmap",
+        "c1",
+        "--from-literal=k=v",
+        "-n",
+        "pb",
+    ])?;
+    api.ok(&[
+        "create",
+        "job",
+        "j1",
+        "--image=busybox",
+        "-n",
+        "pb",
+        "--",
+        "echo",
+        "hi",
+    ])?;
+    api.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "s1",
+        "--tcp=80:8080",
+        "-n",
+        "pb",
+    ])?;
+    let d = json(&api.ok(&["get", "deploy", "d1", "-n", "pb", "-o", "json"])?);
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "d1");
+    let s = json(&api.ok(&["get", "secret", "s1", "-n", "pb", "-o", "json"])?);
+    assert_eq!(s["data"]["password"], "aHVudGVyMg==");
+    assert_eq!(s["type"], "Opaque");
+    let j = json(&api.ok(&["get", "job", "j1", "-n", "pb", "-o", "json"])?);
+    assert_eq!(
+        j["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["echo", "hi"])
+    );
+    let e = api.fails(&["create", "deployment", "d1", "--image=nginx", "-n", "pb"])?;
+    assert!(e.contains("AlreadyExists"), "{e}");
+    // auth can-i sends a protobuf SelfSubjectAccessReview.
+    assert_eq!(api.ok(&["auth", "can-i", "create", "pods"])?.trim(), "yes");
+    let list = api.ok(&["auth", "can-i", "--list"])?;
+    assert!(list.contains('*'), "{list}");
+    Ok(())
+}
+
+#[test]
+fn t74_describe_explain_diff_wait_and_kustomize() -> Result<()> {
+    let api = Api::server()?;
+    api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+    let d = api.ok(&["describe", "deployment", "nginx-deployment"])?;
+    assert!(
+        d.contains("Name:") && d.contains("nginx-deployment") && d.contains("nginx:1.14.2"),
+        "{d}"
+    );
+    api.ok(&["run", "p1", "--image=nginx"])?;
+    let d = api.ok(&["describe", "pod", "p1"])?;
+    assert!(d.contains("Status:") && d.contains("Pending"), "{d}");
+    let ex = api.ok(&["explain", "deployment.spec.strategy"])?;
+    assert!(
+        ex.contains("rollingUpdate") && ex.contains("DeploymentStrategy"),
+        "{ex}"
+    );
+    // diff: exit 1 and a unified diff when the live object differs; 0 when the same.
+    let changed = DEPLOYMENT.replace("replicas: 2", "replicas: 4");
+    let o = api.apply_stdin(&["diff", "-f", "-"], &changed)?;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("-  replicas: 2") && text.contains("+  replicas: 4"),
+        "{text}"
+    );
+    assert_eq!(
+        api.ok(&[
+            "get",
+            "deploy",
+            "nginx-deployment",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ])?,
+        "2",
+        "diff must not write"
+    );
+    let o = api.apply_stdin(&["diff", "-f", "-"], DEPLOYMENT)?;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // wait for a jsonpath condition set by someone else.
+    let waiter = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
+        .arg("--kubeconfig")
+        .arg(&api.kubeconfig)
+        .args([
+            "wait",
+            "--for=jsonpath={.metadata.labels.ready}=yes",
+            "pod/p1",
+            "--timeout=20s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(1000));
+    api.ok(&["label", "pod", "p1", "ready=yes"])?;
+    let o = waiter.wait_with_output()?;
+    assert!(
+        o.status.success(),
+        "wait: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // kustomize
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kcm}\ndata: {a: b}\n",
+    )?;
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "resources: [cm.yaml]\nnamePrefix: pre-\ncommonLabels: {via: kustomize}\n",
+    )?;
+    api.ok(&["apply", "-k", &dir.path().to_string_lossy()])?;
+    let cm = json(&api.ok(&["get", "cm", "pre-kcm", "-o", "json"])?);
+    assert_eq!(cm["metadata"]["labels"]["via"], "kustomize");
+    Ok(())
+}
+
+#[test]
+fn t75_edit_ignores_status_and_replace_checks_versions() -> Result<()> {
+    let api = Api::server()?;
+    api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
+    // A non-interactive EDITOR that changes the image and the status.
+    let dir = tempfile::tempdir()?;
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i -e 's/nginx:1.14.2/nginx:1.25/' -e 's/^status: {}/status: {replicas: 9}/' \"$1\"\n",
+    )?;
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&editor)
+        .status()?;
+    let o = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
+        .arg("--kubeconfig")
+        .arg(&api.kubeconfig)
+        .args(["edit", "deployment", "nginx-deployment"])
+        .env("KUBE_EDITOR", &editor)
+        .output()?;
+    assert!(
+        o.status.success(),
+        "edit: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let d = json(&api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.25"
+    );
+    assert_ne!(d["status"]["replicas"], 9);
+    // replace with the current object works; with a stale resourceVersion it conflicts.
+    let cur = api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?;
+    api.ok(&["annotate", "deploy", "nginx-deployment", "bump=1"])?;
+    let o = api.apply_stdin(&["replace", "-f", "-"], &cur)?;
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Conflict"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let fresh = api.ok(&["get", "deploy", "nginx-deployment", "-o", "json"])?;
+    api.ok_stdin(&["replace", "-f", "-"], &fresh)?;
+    Ok(())
+}
+
+#[test]
+fn t76_raw_protocol_edges() -> Result<()> {
+    let api = Api::server()?;
+    for i in 0..5 {
+        api.ok(&["create", "configmap", &format!("c{i}")])?;
+    }
+    // Paging with remainingItemCount, all pages from one snapshot.
+    let p1 = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?limit=2",
+    ])?);
+    assert_eq!(p1["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(p1["metadata"]["remainingItemCount"], 3);
+    let token = p1["metadata"]["continue"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    api.ok(&["create", "configmap", "c9"])?;
+    let p2 = json(&api.ok(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/namespaces/default/configmaps?limit=10&continue={token}"),
+    ])?);
+    let names: Vec<&str> = p2["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["metadata"]["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        ["c2", "c3", "c4"],
+        "a later page sees the first page's snapshot"
+    );
+    assert_eq!(
+        p2["metadata"]["resourceVersion"],
+        p1["metadata"]["resourceVersion"]
+    );
+    // resourceVersionMatch rules.
+    let e = api.fails(&[
+        "get",
+        "--raw",
+        "/api/v1/configmaps?resourceVersionMatch=Exact",
+    ])?;
+    assert!(e.contains("BadRequest") || e.contains("forbidden"), "{e}");
+    let rv = p1["metadata"]["resourceVersion"].as_str().unwrap_or("");
+    let exact = json(&api.ok(&[
+        "get",
+        "--raw",
+        &format!(
+            "/api/v1/namespaces/default/configmaps?resourceVersion={rv}&resourceVersionMatch=Exact"
+        ),
+    ])?);
+    assert_eq!(
+        exact["items"].as_array().map(Vec::len),
+        Some(5),
+        "Exact reads the old revision"
+    );
+    // sendInitialEvents: synthetic ADDEDs, then a bookmark that marks their end.
+    let raw = api.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+    ])?;
+    let events: Vec<serde_json::Value> = raw.lines().map(json).collect();
+    assert_eq!(
+        events.iter().filter(|e| e["type"] == "ADDED").count(),
+        6,
+        "{raw}"
+    );
+    let bm = events
+        .iter()
+        .find(|e| e["type"] == "BOOKMARK")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        bm["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true",
+        "{raw}"
+    );
+    // Field selectors filter watches too.
+    let raw = api.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps?watch=true&fieldSelector=metadata.name%3Dc3&timeoutSeconds=1"])?;
+    assert_eq!(raw.lines().count(), 1, "{raw}");
+    // A Table for a single object, as kubectl asks for it.
+    let t = api.ok(&["get", "configmap", "c1"])?;
+    assert!(t.starts_with("NAME") && t.contains("DATA"), "{t}");
+    // Bodies over 3 MiB are refused with 413, and nothing is written.
+    let dir = tempfile::tempdir()?;
+    let big = dir.path().join("big.json");
+    let blob = "x".repeat(3 * 1024 * 1024 + 10);
+    std::fs::write(
+        &big,
+        format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{blob}"}}}}"#
+        ),
+    )?;
+    let e = api.fails(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps",
+        "-f",
+        &big.to_string_lossy(),
+    ])?;
+    assert!(
+        e.contains("too large") || e.contains("413") || e.contains("RequestEntityTooLarge"),
+        "{e}"
+    );
+    assert!(
+        api.fails(&["get", "configmap", "big"])?
+            .contains("NotFound")
+    );
+    Ok(())
+}
+
+#[test]
+fn t77_apiserver_rides_out_store_member_loss_and_reports_lost_quorum() -> Result<()> {
+    let mut store = common::Cluster::start(3)?;
+    let mut api = Api {
+        dir: tempfile::tempdir()?,
+        kubeconfig: std::path::PathBuf::new(),
+        port: common::free_port(),
+        children: vec![],
+        logs: vec![],
+        store_endpoint: store.endpoints().join(","),
+    };
+    let eps = api.store_endpoint.clone();
+    let port = api.port;
+    api.kubeconfig = api.add_apiserver(&eps, port, "api")?;
+    api.wait_ready()?;
+    api.ok(&["create", "configmap", "before"])?;
+    // Kill the store leader: the API server moves to the survivors.
+    let leader = store.wait_leader(Duration::from_secs(10))?;
+    store.kill(leader);
+    poll(
+        Duration::from_secs(20),
+        "writes to succeed after the leader died",
+        || api.ok(&["create", "configmap", "after-kill"]).ok(),
+    )?;
+    assert!(
+        api.ok(&["get", "configmap", "before", "-o", "name"])?
+            .contains("before"),
+        "an acknowledged write was lost"
+    );
+    // Pause a second member: no quorum, so a clear 503 rather than a hang or a wrong answer.
+    let second = (0..3).find(|i| *i != leader).unwrap_or(0);
+    store.pause(second);
+    let started = std::time::Instant::now();
+    let e = api.fails(&["create", "configmap", "no-quorum"])?;
+    assert!(
+        e.contains("ServiceUnavailable") || e.contains("unavailable"),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    store.resume(second);
+    poll(
+        Duration::from_secs(30),
+        "the API to serve again once a majority is back",
+        || api.ok(&["create", "configmap", "recovered"]).ok(),
+    )?;
+    let names = api.ok(&["get", "configmaps", "-o", "name"])?;
+    for n in ["before", "after-kill", "recovered"] {
+        assert!(names.contains(&format!("configmap/{n}")), "{names}");
+    }
+    Ok(())
+}

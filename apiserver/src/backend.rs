@@ -258,7 +258,13 @@ impl EtcdBackend {
         let start = self.current.load(Ordering::Relaxed);
         let mut last = String::new();
         let rounds = if n == 1 { 3 } else { 2 * n };
+        // The whole call, failovers included, is bounded: a store without quorum answers 503
+        // within about twice the per-call deadline.
+        let deadline = tokio::time::Instant::now() + self.timeout * 2;
         for attempt in 0..rounds {
+            if attempt > 0 && tokio::time::Instant::now() >= deadline {
+                break;
+            }
             let idx = (start + attempt) % n;
             match tokio::time::timeout(self.timeout, f(self.kv(idx))).await {
                 Ok(Ok(r)) => {
