@@ -466,23 +466,16 @@ fn t65_delete_waits_and_namespace_lifecycle() -> Result<()> {
 fn t66_watch_sees_changes_from_get_w() -> Result<()> {
     // A tiny watch cache window, so old revisions are served by the store fallback.
     let api = Api::server_with(&["--watch-cache-size", "2"])?;
-    let child = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
-        .arg("--kubeconfig")
-        .arg(&api.kubeconfig)
-        .args(["get", "pods", "-w", "--request-timeout=8s", "-o", "name"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    std::thread::sleep(Duration::from_millis(1500));
+    // kubectl watches from its list's resourceVersion, so once the sentinel is listed no
+    // later write can be missed.
+    api.ok(&["run", "sentinel", "--image=nginx"])?;
+    let mut w = common::kube::Lines::spawn(&api.kubeconfig, &["get", "pods", "-w", "-o", "name"])?;
+    w.wait_for("pod/sentinel", Duration::from_secs(15))?;
     api.ok(&["run", "watched", "--image=nginx"])?;
     api.ok(&["label", "pod", "watched", "x=y"])?;
     api.ok(&["delete", "pod", "watched"])?;
-    let out = child.wait_with_output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.matches("pod/watched").count() >= 3,
-        "watch output: {text}"
-    );
+    w.wait_count("pod/watched", 3, Duration::from_secs(15))?;
+    api.ok(&["delete", "pod", "sentinel"])?;
     // From an old but uncompacted revision the history is replayed (from the store: the
     // cache window holds two events)...
     let raw = api.ok(&[
@@ -494,7 +487,11 @@ fn t66_watch_sees_changes_from_get_w() -> Result<()> {
         .lines()
         .map(|l| json(l)["type"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"], "{raw}");
+    assert_eq!(
+        types,
+        ["ADDED", "ADDED", "MODIFIED", "DELETED", "DELETED"],
+        "{raw}"
+    );
     // ...and once compacted, it is 200 with one ERROR event carrying a 410 Status.
     let rev = json(&api.ok(&["get", "--raw", "/api/v1/namespaces/default/pods"])?)["metadata"]["resourceVersion"]
         .as_str()
@@ -776,27 +773,14 @@ fn t70_two_apiservers_on_one_store_behave_as_one() -> Result<()> {
     let second = |args: &[&str]| -> Result<std::process::Output> {
         common::kube::kubectl_at(&kc2, &api.dir.path().join("cache2"), "1.32", args)
     };
-    let watcher = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
-        .arg("--kubeconfig")
-        .arg(&kc2)
-        .args([
-            "get",
-            "configmaps",
-            "-w",
-            "--request-timeout=6s",
-            "-o",
-            "name",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    std::thread::sleep(Duration::from_millis(1500));
+    api.ok(&["create", "configmap", "sentinel"])?;
+    let mut w = common::kube::Lines::spawn(&kc2, &["get", "configmaps", "-w", "-o", "name"])?;
+    w.wait_for("configmap/sentinel", Duration::from_secs(15))?;
     api.ok(&["create", "configmap", "from-first", "--from-literal=a=b"])?;
-    let out = watcher.wait_with_output()?;
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("configmap/from-first"),
-        "the second server's watch missed a write made through the first"
-    );
+    w.wait_for("configmap/from-first", Duration::from_secs(15))
+        .map_err(|e| {
+            anyhow::anyhow!("the second server's watch missed a write made through the first: {e}")
+        })?;
     let o = second(&["get", "configmap", "from-first", "-o", "json"])?;
     assert!(o.status.success());
     // Optimistic concurrency holds across servers.
@@ -1018,7 +1002,8 @@ fn t74_describe_explain_diff_wait_and_kustomize() -> Result<()> {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    // wait for a jsonpath condition set by someone else.
+    // wait for a jsonpath condition set by someone else (kubectl lists, then watches from the
+    // list's resourceVersion, so the order of the two commands does not matter).
     let waiter = std::process::Command::new(common::kube::kubectl_dir().join("kubectl.1.32"))
         .arg("--kubeconfig")
         .arg(&api.kubeconfig)
@@ -1031,7 +1016,6 @@ fn t74_describe_explain_diff_wait_and_kustomize() -> Result<()> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()?;
-    std::thread::sleep(Duration::from_millis(1000));
     api.ok(&["label", "pod", "p1", "ready=yes"])?;
     let o = waiter.wait_with_output()?;
     assert!(

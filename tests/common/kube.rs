@@ -284,3 +284,78 @@ pub fn kubectl_at(kubeconfig: &Path, cache: &Path, version: &str, args: &[&str])
         .stdin(Stdio::null())
         .output()?)
 }
+
+/// A kubectl process whose stdout lines arrive on a channel (for `get -w`).
+pub struct Lines {
+    pub child: Child,
+    rx: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Lines {
+    /// Start `kubectl.1.32 --kubeconfig <kc> <args>` with its output streamed.
+    pub fn spawn(kubeconfig: &Path, args: &[&str]) -> Result<Lines> {
+        use std::io::BufRead;
+        let mut child = Command::new(kubectl_dir().join("kubectl.1.32"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let out = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Lines {
+            child,
+            rx,
+            seen: vec![],
+        })
+    }
+
+    /// Wait for a line containing `needle`; returns every line seen so far.
+    pub fn wait_for(&mut self, needle: &str, timeout: Duration) -> Result<&[String]> {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.seen.iter().any(|l| l.contains(needle)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => bail!(
+                    "no line containing {needle:?} within {timeout:?}; saw {:?}",
+                    self.seen
+                ),
+            }
+        }
+        Ok(&self.seen)
+    }
+
+    /// Count the lines containing `needle`, waiting until there are `n` of them.
+    pub fn wait_count(&mut self, needle: &str, n: usize, timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.seen.iter().filter(|l| l.contains(needle)).count() < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => bail!(
+                    "fewer than {n} lines containing {needle:?} within {timeout:?}; saw {:?}",
+                    self.seen
+                ),
+            }
+        }
+        Ok(())
+    }
+}
