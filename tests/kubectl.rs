@@ -1257,3 +1257,62 @@ fn t77_apiserver_rides_out_store_member_loss_and_reports_lost_quorum() -> Result
     }
     Ok(())
 }
+
+#[test]
+fn t78_resources_mapped_to_their_own_store_shard() -> Result<()> {
+    // Events and leases in Raft groups of their own, as `--etcd-servers-overrides` would.
+    let api = Api::server_with(&[
+        "--groups",
+        "default,events,leases",
+        "--store-shards",
+        "events=events,leases=leases",
+    ])?;
+    let ev = r#"{"apiVersion":"v1","kind":"Event","metadata":{"name":"e1"},"involvedObject":{"kind":"Pod","name":"p","namespace":"default"},"reason":"Tested","message":"hello","type":"Normal"}"#;
+    api.ok_stdin(&["create", "-f", "-"], ev)?;
+    api.ok(&["create", "configmap", "c1"])?;
+    let got = json(&api.ok(&["get", "event", "e1", "-o", "json"])?);
+    assert_eq!(got["reason"], "Tested");
+    assert!(
+        api.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=p",
+            "-o",
+            "name"
+        ])?
+        .contains("e1")
+    );
+    let ep = [api.store_endpoint.clone()];
+    // The default keyspace (what plain etcd clients see) has the configmap but not the event.
+    let default_keys = common::etcdctl_ok(&ep, &["get", "--prefix", "/registry/", "--keys-only"])?;
+    assert!(
+        default_keys.contains("/registry/configmaps/default/c1"),
+        "{default_keys}"
+    );
+    assert!(
+        !default_keys.contains("/registry/events/"),
+        "events leaked into the default shard: {default_keys}"
+    );
+    // Watches on a sharded resource work (served from that shard's watch).
+    let raw = api.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/events?watch=true&timeoutSeconds=1",
+    ])?;
+    assert!(raw.contains("\"e1\""), "{raw}");
+    let bad = std::process::Command::new(common::keelson_bin())
+        .args([
+            "apiserver",
+            "--etcd-servers",
+            &api.store_endpoint,
+            "--store-shards",
+            "events",
+        ])
+        .output()?;
+    assert!(
+        !bad.status.success(),
+        "a malformed --store-shards must be refused"
+    );
+    Ok(())
+}

@@ -6,6 +6,7 @@
 //! Service adds "key absent" conditions and puts for its addresses; deleting it removes them.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use rand::Rng;
 use serde_json::{Value, json};
@@ -72,7 +73,10 @@ async fn pick_ip(rest: &Rest) -> Result<String> {
     for _ in 0..64 {
         let off = rand::rng().random_range(2..size - 1);
         let ip = Ipv4Addr::from(net + off).to_string();
-        let (kv, _) = rest.backend.get(&format!("{IP_PREFIX}{ip}")).await?;
+        let (kv, _) = rest
+            .backend_for(svc_res(rest).as_ref())
+            .get(&format!("{IP_PREFIX}{ip}"))
+            .await?;
         if kv.is_none() {
             return Ok(ip);
         }
@@ -89,7 +93,10 @@ async fn pick_port(rest: &Rest, taken: &[i64]) -> Result<i64> {
         if taken.contains(&p) {
             continue;
         }
-        let (kv, _) = rest.backend.get(&format!("{PORT_PREFIX}{p}")).await?;
+        let (kv, _) = rest
+            .backend_for(svc_res(rest).as_ref())
+            .get(&format!("{PORT_PREFIX}{p}"))
+            .await?;
         if kv.is_none() {
             return Ok(p);
         }
@@ -307,4 +314,11 @@ mod tests {
         assert!(parse_cidr("10.96.0.0").is_err());
         assert!(parse_cidr("10.96.0.0/31").is_err());
     }
+}
+
+/// The Service resource (allocation keys live in the Services' shard).
+fn svc_res(rest: &Rest) -> Arc<Resource> {
+    rest.registry()
+        .find("", "v1", "services")
+        .unwrap_or_else(|| Arc::new(crate::resources::builtin().remove(0)))
 }

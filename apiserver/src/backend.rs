@@ -139,6 +139,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn commit(&self, conds: Vec<Cond>, mutations: Vec<Mutation>) -> Result<Write>;
     /// Watch `[start, end)` from `revision` with previous values and progress notifications.
     async fn watch(&self, start: &str, end: &str, revision: i64) -> Result<WatchStream>;
+    /// The same store's keyspace named `shard` (a keelson Raft group), when the store has
+    /// shards; resources mapped to a shard live there, with revisions of their own.
+    fn shard(&self, _shard: &str) -> Option<Arc<dyn Backend>> {
+        None
+    }
 }
 
 /// The end of the range of all keys starting with `prefix`.
@@ -179,6 +184,8 @@ pub struct EtcdBackend {
     names: Vec<String>,
     current: AtomicUsize,
     timeout: Duration,
+    /// The keelson Raft group (gRPC metadata `keelson-group`); None = the default keyspace.
+    group: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl EtcdBackend {
@@ -215,6 +222,7 @@ impl EtcdBackend {
             names,
             current: AtomicUsize::new(0),
             timeout,
+            group: None,
         }))
     }
 
@@ -239,7 +247,17 @@ impl EtcdBackend {
             names: vec!["in-process".into()],
             current: AtomicUsize::new(0),
             timeout,
+            group: None,
         })
+    }
+
+    /// Wrap a message, naming this backend's group.
+    fn req<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(msg);
+        if let Some(g) = &self.group {
+            r.metadata_mut().insert("keelson-group", g.clone());
+        }
+        r
     }
 
     fn kv(&self, idx: usize) -> KvClient<Svc> {
@@ -297,7 +315,7 @@ impl EtcdBackend {
     async fn txn(&self, req: pb::TxnRequest) -> Result<Write> {
         let r = self
             .call("txn", |mut c| {
-                let req = req.clone();
+                let req = self.req(req.clone());
                 async move { c.txn(req).await }
             })
             .await?;
@@ -380,10 +398,10 @@ impl Backend for EtcdBackend {
     async fn get(&self, key: &str) -> Result<(Option<Kv>, i64)> {
         let r = self
             .call("get", |mut c| {
-                let req = pb::RangeRequest {
+                let req = self.req(pb::RangeRequest {
                     key: key.as_bytes().to_vec(),
                     ..Default::default()
-                };
+                });
                 async move { c.range(req).await }
             })
             .await?;
@@ -394,13 +412,13 @@ impl Backend for EtcdBackend {
     async fn range(&self, start: &str, end: &str, limit: i64, revision: i64) -> Result<Page> {
         let r = self
             .call("range", |mut c| {
-                let req = pb::RangeRequest {
+                let req = self.req(pb::RangeRequest {
                     key: start.as_bytes().to_vec(),
                     range_end: end.as_bytes().to_vec(),
                     limit,
                     revision,
                     ..Default::default()
-                };
+                });
                 async move { c.range(req).await }
             })
             .await?;
@@ -489,6 +507,17 @@ impl Backend for EtcdBackend {
         .await
     }
 
+    fn shard(&self, shard: &str) -> Option<Arc<dyn Backend>> {
+        let group = shard.parse().ok()?;
+        Some(Arc::new(EtcdBackend {
+            endpoints: self.endpoints.clone(),
+            names: self.names.clone(),
+            current: AtomicUsize::new(self.current.load(Ordering::Relaxed)),
+            timeout: self.timeout,
+            group: Some(group),
+        }))
+    }
+
     async fn watch(&self, start: &str, end: &str, revision: i64) -> Result<WatchStream> {
         let n = self.endpoints.len();
         let first = self.current.load(Ordering::Relaxed);
@@ -513,7 +542,7 @@ impl Backend for EtcdBackend {
             }
             let opened = tokio::time::timeout(
                 self.timeout,
-                client.watch(tokio_stream::wrappers::ReceiverStream::new(rx)),
+                client.watch(self.req(tokio_stream::wrappers::ReceiverStream::new(rx))),
             )
             .await;
             let mut inbound = match opened {

@@ -95,6 +95,8 @@ pub struct RestConfig {
     pub node_ports: (u16, u16),
     /// Events kept by each watch cache.
     pub cache_window: usize,
+    /// Resources (plural names) stored in another shard of the store: `(resource, shard)`.
+    pub shards: Vec<(String, String)>,
 }
 
 impl Default for RestConfig {
@@ -103,14 +105,16 @@ impl Default for RestConfig {
             service_cidr: "10.96.0.0/12".into(),
             node_ports: (30000, 32767),
             cache_window: 2000,
+            shards: vec![],
         }
     }
 }
 
 /// The API's storage layer, shared by every request handler.
 pub struct Rest {
-    /// The store.
+    /// The store (its default keyspace).
     pub backend: Arc<dyn Backend>,
+    shard_backends: RwLock<HashMap<String, Arc<dyn Backend>>>,
     /// Served resources.
     pub registry: RwLock<Arc<Registry>>,
     caches: RwLock<HashMap<String, Arc<Cache>>>,
@@ -165,6 +169,7 @@ impl Rest {
     pub fn new(backend: Arc<dyn Backend>, config: RestConfig) -> Arc<Rest> {
         let rest = Arc::new(Rest {
             backend,
+            shard_backends: RwLock::new(HashMap::new()),
             registry: RwLock::new(Arc::new(Registry::default())),
             caches: RwLock::new(HashMap::new()),
             config,
@@ -186,15 +191,51 @@ impl Rest {
         self.start_caches();
     }
 
+    /// The backend holding a resource: its shard when one is configured, else the default.
+    pub fn backend_for(&self, res: &Resource) -> Arc<dyn Backend> {
+        let Some((_, shard)) = self.config.shards.iter().find(|(r, _)| *r == res.plural) else {
+            return self.backend.clone();
+        };
+        if let Some(b) = self
+            .shard_backends
+            .read()
+            .ok()
+            .and_then(|m| m.get(shard).cloned())
+        {
+            return b;
+        }
+        match self.backend.shard(shard) {
+            Some(b) => {
+                if let Ok(mut m) = self.shard_backends.write() {
+                    m.insert(shard.to_string(), b.clone());
+                }
+                b
+            }
+            None => self.backend.clone(),
+        }
+    }
+
+    fn backend_for_prefix(&self, prefix: &str) -> Arc<dyn Backend> {
+        let reg = self.registry();
+        match reg
+            .all()
+            .iter()
+            .find(|r| format!("{}/", r.storage) == prefix)
+        {
+            Some(r) => self.backend_for(r),
+            None => self.backend.clone(),
+        }
+    }
+
     fn start_caches(&self) {
         let prefixes = self.registry().storage_prefixes();
         let Ok(mut caches) = self.caches.write() else {
             return;
         };
         for p in prefixes {
-            caches
-                .entry(p.clone())
-                .or_insert_with(|| Cache::start(self.backend.clone(), p, self.config.cache_window));
+            caches.entry(p.clone()).or_insert_with(|| {
+                Cache::start(self.backend_for_prefix(&p), p, self.config.cache_window)
+            });
         }
     }
 
@@ -210,13 +251,15 @@ impl Rest {
             .map_err(|_| ApiError::Internal("cache map poisoned".into()))?;
         Ok(caches
             .entry(p.clone())
-            .or_insert_with(|| Cache::start(self.backend.clone(), p, self.config.cache_window))
+            .or_insert_with(|| {
+                Cache::start(self.backend_for_prefix(&p), p, self.config.cache_window)
+            })
             .clone())
     }
 
     async fn read(&self, res: &Resource, ns: &str, name: &str) -> Result<(Kv, Value)> {
         let key = res.key(ns, name);
-        let (kv, _) = self.backend.get(&key).await?;
+        let (kv, _) = self.backend_for(res).get(&key).await?;
         let kv = kv.ok_or_else(|| ApiError::NotFound(subject(res, name)))?;
         let obj = decode_object(&kv.value, kv.mod_revision)?;
         Ok((kv, obj))
@@ -439,7 +482,7 @@ impl Rest {
             all_conds.extend(conds);
             let mut all_muts = vec![Mutation::Put(key, bytes)];
             all_muts.extend(muts);
-            match self.backend.commit(all_conds, all_muts).await? {
+            match self.backend_for(res).commit(all_conds, all_muts).await? {
                 Write::Done(rev) => {
                     set_resource_version(&mut candidate, rev);
                     return Ok(Outcome {
@@ -580,7 +623,7 @@ impl Rest {
             vec![Mutation::Put(kv.key.clone(), bytes)]
         };
         all_muts.extend(muts);
-        match self.backend.commit(all_conds, all_muts).await? {
+        match self.backend_for(res).commit(all_conds, all_muts).await? {
             Write::Done(rev) => {
                 set_resource_version(&mut new, rev);
                 warnings.dedup();
@@ -835,7 +878,7 @@ impl Rest {
             let mut muts = vec![Mutation::Delete(kv.key.clone())];
             muts.extend(release);
             match self
-                .backend
+                .backend_for(res)
                 .commit(
                     vec![Cond {
                         key: kv.key.clone(),
@@ -874,7 +917,7 @@ impl Rest {
         meta::strip_for_storage(&mut stored);
         let bytes = serde_json::to_vec(&stored).map_err(|e| ApiError::Internal(e.to_string()))?;
         match self
-            .backend
+            .backend_for(res)
             .commit(
                 vec![Cond {
                     key: kv.key.clone(),
@@ -1060,7 +1103,11 @@ impl Rest {
             } else {
                 (limit - items.len() as i64).max(1)
             };
-            let page = match self.backend.range(&start, &end, want, revision).await {
+            let page = match self
+                .backend_for(res)
+                .range(&start, &end, want, revision)
+                .await
+            {
                 Err(ApiError::Expired { .. }) if opts.continue_token.is_some() => {
                     return Err(ApiError::Expired {
                         message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),

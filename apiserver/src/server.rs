@@ -62,6 +62,11 @@ pub struct ApiConfig {
     /// Events kept by each watch cache.
     #[arg(long = "watch-cache-size", default_value_t = 2000)]
     pub cache_window: usize,
+    /// Resources kept in other shards (Raft groups) of a keelson store, like kube-apiserver's
+    /// `--etcd-servers-overrides`: `events=events,leases=leases` stores events and leases in
+    /// the groups named `events` and `leases` (the store must host them: `--groups`).
+    #[arg(long = "store-shards", value_delimiter = ',')]
+    pub store_shards: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -80,6 +85,7 @@ impl Default for ApiConfig {
             tls_key: None,
             bookmark_every: Duration::from_secs(60),
             cache_window: 2000,
+            store_shards: vec![],
         }
     }
 }
@@ -246,12 +252,30 @@ pub async fn start(
             cfg.minor
         )));
     }
+    let mut shards = vec![];
+    for s in &cfg.store_shards {
+        let (res, shard) = s
+            .split_once('=')
+            .filter(|(r, g)| !r.is_empty() && !g.is_empty())
+            .ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "bad --store-shards entry {s:?}: want resource=shard"
+                ))
+            })?;
+        if backend.shard(shard).is_none() {
+            return Err(ApiError::Internal(format!(
+                "the store backend has no shard {shard:?}"
+            )));
+        }
+        shards.push((res.to_string(), shard.to_string()));
+    }
     let rest = Rest::new(
         backend,
         RestConfig {
             service_cidr: cfg.service_cidr.clone(),
             node_ports: (lo, hi),
             cache_window: cfg.cache_window,
+            shards,
         },
     );
     let listener = TcpListener::bind((cfg.bind_address.as_str(), cfg.port))

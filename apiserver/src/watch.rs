@@ -270,8 +270,7 @@ async fn store_watch(
     every: Duration,
 ) -> BoxStream<'static, Bytes> {
     let end = prefix_end(&prefix);
-    let opened = rest.backend.watch(&prefix, &end, from + 1).await;
-    let _ = res;
+    let opened = rest.backend_for(&res).watch(&prefix, &end, from + 1).await;
     let mut stream = match opened {
         Ok(s) => s,
         Err(e) => {
