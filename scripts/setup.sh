@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what keelson needs to build and test, idempotently: clang/libclang (RocksDB's
 # bindings), protoc (the etcd-client crate's build), etcdctl and etcd (tests, benchmarks),
-# cargo-nextest. Safe to run again; does nothing when everything is there.
+# cargo-nextest, Python's `kubernetes` client (tests/python_client.rs). Safe to run again;
+# does nothing when everything is there.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,7 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   SUDO=""
@@ -31,4 +33,9 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest" >&2
   cargo install --locked cargo-nextest >/dev/null
+fi
+if ! python3 -c 'import kubernetes' >/dev/null 2>&1; then
+  echo "setup: installing the Python kubernetes client" >&2
+  # Debian's own python3 refuses pip installs outside a venv (PEP 668) unless told.
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet kubernetes
 fi

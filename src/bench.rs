@@ -3,6 +3,8 @@
 //! `keelson bench store` drives any etcd v3 endpoint list (keelson's store or a real etcd)
 //! through the `etcd-client` crate and prints one row per phase, so that the same harness
 //! gives comparable numbers for both (see `docs/benchmarks.md` and `scripts/bench-store.sh`).
+//! `keelson bench api` drives the Kubernetes API server over HTTP (module [`api`], in
+//! `bench_api.rs`, which reuses the closed-loop driver and CPU accounting below).
 //!
 //! Every phase is closed-loop (each client issues its next request when the previous one
 //! returns), bounded both in operation count and in time, and every request has its own
@@ -27,11 +29,16 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
+#[path = "bench_api.rs"]
+mod api;
+
 /// What to benchmark.
 #[derive(clap::Subcommand)]
 pub enum BenchCmd {
     /// The etcd v3 API of any endpoint list (keelson or etcd).
     Store(StoreBenchArgs),
+    /// The Kubernetes API server over HTTP: create, get, list, watch fan-out, delete.
+    Api(api::ApiBenchArgs),
 }
 
 /// Arguments of `keelson bench store`.
@@ -62,6 +69,7 @@ pub struct StoreBenchArgs {
 pub async fn run(what: BenchCmd) -> anyhow::Result<()> {
     match what {
         BenchCmd::Store(args) => store_bench(args).await,
+        BenchCmd::Api(args) => api::run(args).await,
     }
 }
 

@@ -300,6 +300,13 @@ pub fn on_delete(res: &Resource, old: &Value) -> (Vec<Cond>, Vec<Mutation>) {
     (vec![], muts)
 }
 
+/// The Service resource (allocation keys live in the Services' shard).
+fn svc_res(rest: &Rest) -> Arc<Resource> {
+    rest.registry()
+        .find("", "v1", "services")
+        .unwrap_or_else(|| Arc::new(crate::resources::builtin().remove(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,11 +321,4 @@ mod tests {
         assert!(parse_cidr("10.96.0.0").is_err());
         assert!(parse_cidr("10.96.0.0/31").is_err());
     }
-}
-
-/// The Service resource (allocation keys live in the Services' shard).
-fn svc_res(rest: &Rest) -> Arc<Resource> {
-    rest.registry()
-        .find("", "v1", "services")
-        .unwrap_or_else(|| Arc::new(crate::resources::builtin().remove(0)))
 }
