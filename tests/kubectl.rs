@@ -1199,6 +1199,40 @@ fn t76_raw_protocol_edges() -> Result<()> {
         api.fails(&["get", "configmap", "big"])?
             .contains("NotFound")
     );
+    // A verb the resource does not have: 405; a malformed body: 400; neither writes.
+    let small = dir.path().join("small.json");
+    std::fs::write(
+        &small,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c1"}}"#,
+    )?;
+    let e = api.fails(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps/c1",
+        "-f",
+        &small.to_string_lossy(),
+    ])?;
+    assert!(
+        e.contains("MethodNotAllowed") || e.contains("not allow"),
+        "{e}"
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"broken""#,
+    )?;
+    let e = api.fails(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps",
+        "-f",
+        &broken.to_string_lossy(),
+    ])?;
+    assert!(e.contains("BadRequest") || e.contains("decoding"), "{e}");
+    assert!(
+        api.fails(&["get", "configmap", "broken"])?
+            .contains("NotFound")
+    );
     Ok(())
 }
 
