@@ -369,20 +369,21 @@ impl Rest {
         let mut warnings = vec![];
         if !res.custom {
             validation::check_types(&res.group, &res.version, &res.kind, obj)?;
-            if opts.field_validation != FieldValidation::Ignore {
+            {
                 let unknown = validation::unknown_fields(&res.group, &res.version, &res.kind, obj)?;
-                if !unknown.is_empty() {
+                if !unknown.is_empty() && opts.field_validation != FieldValidation::Ignore {
                     if opts.field_validation == FieldValidation::Strict {
-                        let list: Vec<String> = unknown
-                            .iter()
-                            .map(|f| format!("unknown field \"{f}\""))
-                            .collect();
-                        return Err(ApiError::BadRequest(format!(
-                            "strict decoding error: {}",
-                            list.join(", ")
-                        )));
+                        return Err(validation::strict_decoding_error(
+                            &res.kind,
+                            &res.version,
+                            &unknown,
+                        ));
                     }
                     warnings.extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+                }
+                // Unknown fields are dropped, as typed decoding drops them upstream.
+                for f in &unknown {
+                    remove_field(obj, f);
                 }
             }
             validation::apply_defaults(&res.group, &res.kind, obj);
@@ -1368,6 +1369,43 @@ pub fn drop_nulls(v: &mut Value) {
     }
 }
 
+/// Remove the field at a path like `spec.template.spec.containers[1].foo`.
+pub fn remove_field(obj: &mut Value, path: &str) {
+    let mut segs: Vec<(String, Option<usize>)> = vec![];
+    for part in path.split('.') {
+        match part.split_once('[') {
+            Some((name, rest)) => {
+                segs.push((name.to_string(), None));
+                for idx in rest.split('[') {
+                    if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                        segs.push((String::new(), Some(i)));
+                    }
+                }
+            }
+            None => segs.push((part.to_string(), None)),
+        }
+    }
+    let Some((last, parents)) = segs.split_last() else {
+        return;
+    };
+    let mut cur = obj;
+    for (name, idx) in parents {
+        let next = match idx {
+            Some(i) => cur.get_mut(*i),
+            None => cur.get_mut(name.as_str()),
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if last.1.is_none() {
+        if let Some(m) = cur.as_object_mut() {
+            m.remove(&last.0);
+        }
+    }
+}
+
 /// An empty JSON object.
 pub fn empty() -> Value {
     Value::Object(Map::new())
@@ -1386,6 +1424,19 @@ mod tests {
         );
         assert!(decode_continue("bm9wZQ==").is_err());
         assert!(decode_continue("%%%").is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_removed_by_path() {
+        let mut o =
+            json!({"spec": {"foo": 1, "containers": [{"name": "a"}, {"name": "b", "bad": true}]}});
+        remove_field(&mut o, "spec.foo");
+        remove_field(&mut o, "spec.containers[1].bad");
+        remove_field(&mut o, "spec.nothing.here");
+        assert_eq!(
+            o,
+            json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}})
+        );
     }
 
     #[test]
