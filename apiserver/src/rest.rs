@@ -1399,10 +1399,8 @@ pub fn remove_field(obj: &mut Value, path: &str) {
             None => return,
         }
     }
-    if last.1.is_none() {
-        if let Some(m) = cur.as_object_mut() {
-            m.remove(&last.0);
-        }
+    if let (None, Some(m)) = (last.1, cur.as_object_mut()) {
+        m.remove(&last.0);
     }
 }
 
