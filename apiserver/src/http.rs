@@ -96,12 +96,23 @@ struct Target {
     sub: Option<String>,
 }
 
+/// The answer shape the Accept header asks for, by its first media type that names one:
+/// a Table (`as=Table`, with `includeObject` defaulting to PartialObjectMetadata), or
+/// metadata only (`as=PartialObjectMetadata[List]`, marked [`crate::printing::METADATA`]).
 fn table_accept(headers: &HeaderMap) -> Option<String> {
     let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
-    accept
-        .split(',')
-        .any(|a| a.contains("as=Table"))
-        .then(|| "PartialObjectMetadata".to_string())
+    for a in accept.split(',') {
+        if a.contains("as=Table") {
+            return Some("PartialObjectMetadata".to_string());
+        }
+        if a.contains("as=PartialObjectMetadata") {
+            return Some(crate::printing::METADATA.to_string());
+        }
+        if a.contains("json") || a.contains("*/*") || a.contains("protobuf") {
+            return None;
+        }
+    }
+    None
 }
 
 /// Entry point of every request.
@@ -263,8 +274,10 @@ async fn dispatch(s: &Arc<Server>, req: Request) -> Result<Response> {
         .and_then(|c| c.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let table = table_accept(&parts.headers)
-        .map(|d| q.get("includeObject").map(str::to_string).unwrap_or(d));
+    let table = table_accept(&parts.headers).map(|d| match d.as_str() {
+        crate::printing::METADATA => d,
+        _ => q.get("includeObject").map(str::to_string).unwrap_or(d),
+    });
     resource(s, &parts.method, t, &q, &ct, &ua, &bytes, table).await
 }
 
@@ -501,6 +514,9 @@ async fn resource(
             let l = rest.list(&res, t.ns.as_deref(), &lo).await?;
             let metadata = list_meta(l.revision, l.continue_token, l.remaining);
             let v = match table {
+                Some(inc) if inc == crate::printing::METADATA => {
+                    crate::printing::partial_list(&l.items, metadata)
+                }
                 Some(inc) => crate::printing::table_for(&res, &l.items, metadata, &inc),
                 None => {
                     json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": metadata, "items": l.items})
@@ -511,6 +527,7 @@ async fn resource(
         (Method::GET, Some(name), None | Some("status")) => {
             let obj = rest.get(&res, &ns, name).await?;
             let v = match table {
+                Some(inc) if inc == crate::printing::METADATA => crate::printing::partial(&obj),
                 Some(inc) => {
                     let rv = meta::meta_str(&obj, "resourceVersion").to_string();
                     crate::printing::table_for(

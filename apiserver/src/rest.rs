@@ -889,6 +889,14 @@ impl Rest {
                 )
                 .await?
             {
+                // Like kube-apiserver, pods, services and service accounts answer with the
+                // deleted object (`ReturnDeletedObject`); everything else with a Status.
+                Write::Done(_)
+                    if res.group.is_empty()
+                        && matches!(res.kind.as_str(), "Pod" | "Service" | "ServiceAccount") =>
+                {
+                    return Ok(Outcome::new(old, 200));
+                }
                 Write::Done(_) => {
                     let status = json!({
                         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

@@ -109,6 +109,9 @@ impl Encoder {
                 Some(ev) if ev.change == change => ev.json_line(),
                 _ => line(change.as_str(), obj),
             },
+            Some(include) if include == crate::printing::METADATA => {
+                line(change.as_str(), &crate::printing::partial(obj))
+            }
             Some(include) => {
                 let t = crate::printing::table_for(
                     &self.res,
