@@ -38,7 +38,7 @@ pub enum BenchCmd {
     /// The etcd v3 API of any endpoint list (keelson or etcd).
     Store(StoreBenchArgs),
     /// The Kubernetes API server over HTTP: create, get, list, watch fan-out, delete.
-    Api(api::ApiBenchArgs),
+    Api(Box<api::ApiBenchArgs>),
 }
 
 /// Arguments of `keelson bench store`.
@@ -69,7 +69,7 @@ pub struct StoreBenchArgs {
 pub async fn run(what: BenchCmd) -> anyhow::Result<()> {
     match what {
         BenchCmd::Store(args) => store_bench(args).await,
-        BenchCmd::Api(args) => api::run(args).await,
+        BenchCmd::Api(args) => api::run(*args).await,
     }
 }
 

@@ -31,6 +31,8 @@ enum Cmd {
     Server(Box<ServerArgs>),
     /// Run the API server alone against store endpoints (`--etcd-servers`).
     Apiserver(Box<ApiserverArgs>),
+    /// Run the controller manager alone against an API server (`--kubeconfig`).
+    ControllerManager(Box<keelson_controllers::Config>),
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -67,6 +69,11 @@ struct ServerArgs {
     /// Run only the store member (no API server).
     #[arg(long)]
     disable_apiserver: bool,
+    /// Do not run the controller manager in this process.
+    #[arg(long)]
+    disable_controllers: bool,
+    #[command(flatten)]
+    election: keelson_controllers::ElectionConfig,
 }
 
 #[derive(clap::Args)]
@@ -152,12 +159,38 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
                 args.api.remote_backend()?
             };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        keelson_apiserver::start(args.api, backend, &data_dir, async move {
+        let api = keelson_apiserver::start(args.api, backend, &data_dir, async move {
             let _ = rx.await;
         })
         .await
         .context("API server failed to start")?;
+        // The controller manager talks to this API server over HTTPS with the admin
+        // kubeconfig, as it would to any other; its failures never end the process.
+        let controllers = (!args.disable_controllers).then(|| {
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let cfg =
+                keelson_controllers::Config::in_process(api.kubeconfig.clone(), args.election);
+            let task = tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stop_rx.await;
+                };
+                if let Err(e) = keelson_controllers::run(cfg, stop).await {
+                    tracing::error!(error = %e, "controller manager failed");
+                }
+            });
+            (stop_tx, task)
+        });
         shutdown_signal().await;
+        // Controllers first, while the API server still serves: they release their lease.
+        if let Some((stop, task)) = controllers {
+            let _ = stop.send(());
+            if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("controller manager did not stop within 5s");
+            }
+        }
         let _ = tx.send(());
     } else {
         shutdown_signal().await;
@@ -192,6 +225,9 @@ async fn main() -> anyhow::Result<()> {
             futures::future::pending::<()>().await;
             Ok(())
         }
+        Cmd::ControllerManager(cfg) => keelson_controllers::run(*cfg, shutdown_signal())
+            .await
+            .context("controller manager failed"),
         Cmd::Bench { what } => bench::run(what).await,
     }
 }

@@ -55,6 +55,22 @@ fn dependency_arrows_hold() {
         !api.contains("keelson-store") && !api.contains("rocksdb"),
         "the apiserver reaches the store only through its client trait, but links {api:?}"
     );
+    let controllers = deps_of(&m, "keelson-controllers");
+    assert!(
+        !controllers.is_empty(),
+        "keelson-controllers not found in metadata"
+    );
+    for forbidden in [
+        "keelson-store",
+        "keelson-apiserver",
+        "rocksdb",
+        "etcd-client",
+    ] {
+        assert!(
+            !controllers.contains(forbidden),
+            "the controllers reach the cluster only through the API server, but link {forbidden}"
+        );
+    }
     let proto = deps_of(&m, "keelson-proto");
     let allowed: BTreeSet<String> = ["prost", "tonic", "tonic-prost"]
         .into_iter()
