@@ -138,7 +138,16 @@ pub trait Backend: Send + Sync + 'static {
     /// state of the first condition's key.
     async fn commit(&self, conds: Vec<Cond>, mutations: Vec<Mutation>) -> Result<Write>;
     /// Watch `[start, end)` from `revision` with previous values and progress notifications.
-    async fn watch(&self, start: &str, end: &str, revision: i64) -> Result<WatchStream>;
+    /// Each `progress.notify_one()` asks the store for a progress notification now (a
+    /// reader waiting for a revision newer than this watch has seen needs to know whether
+    /// anything in the range happened up to it).
+    async fn watch(
+        &self,
+        start: &str,
+        end: &str,
+        revision: i64,
+        progress: Option<Arc<tokio::sync::Notify>>,
+    ) -> Result<WatchStream>;
     /// The same store's keyspace named `shard` (a keelson Raft group), when the store has
     /// shards; resources mapped to a shard live there, with revisions of their own.
     fn shard(&self, _shard: &str) -> Option<Arc<dyn Backend>> {
@@ -518,7 +527,13 @@ impl Backend for EtcdBackend {
         }))
     }
 
-    async fn watch(&self, start: &str, end: &str, revision: i64) -> Result<WatchStream> {
+    async fn watch(
+        &self,
+        start: &str,
+        end: &str,
+        revision: i64,
+        progress: Option<Arc<tokio::sync::Notify>>,
+    ) -> Result<WatchStream> {
         let n = self.endpoints.len();
         let first = self.current.load(Ordering::Relaxed);
         let mut last = String::new();
@@ -587,7 +602,7 @@ impl Backend for EtcdBackend {
                 }
             }
             self.current.store(idx, Ordering::Relaxed);
-            return Ok(watch_stream(inbound, tx).boxed());
+            return Ok(watch_stream(inbound, tx, progress).boxed());
         }
         Err(ApiError::Unavailable(format!(
             "the store is unavailable (watch): {last}"
@@ -600,14 +615,19 @@ impl Backend for EtcdBackend {
 fn watch_stream(
     inbound: tonic::Streaming<pb::WatchResponse>,
     tx: mpsc::Sender<pb::WatchRequest>,
+    progress: Option<Arc<tokio::sync::Notify>>,
 ) -> impl Stream<Item = Result<WatchItem>> + Send + 'static {
     let ticker = {
         let tx = tx.clone();
+        let asked = progress.unwrap_or_default();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             tick.tick().await;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = asked.notified() => {}
+                }
                 let req = pb::WatchRequest {
                     request_union: Some(RequestUnion::ProgressRequest(pb::WatchProgressRequest {})),
                 };

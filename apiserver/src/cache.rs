@@ -158,6 +158,8 @@ pub struct Cache {
     tx: broadcast::Sender<Arc<CacheEvent>>,
     rev_tx: watch::Sender<i64>,
     window: usize,
+    /// Asks the store watch for a progress notification now.
+    progress: Arc<tokio::sync::Notify>,
 }
 
 impl Cache {
@@ -171,6 +173,7 @@ impl Cache {
             tx,
             rev_tx,
             window,
+            progress: Arc::new(tokio::sync::Notify::new()),
         });
         let c = Arc::downgrade(&cache);
         tokio::spawn(async move {
@@ -234,7 +237,9 @@ impl Cache {
             self.rev_tx.send_replace(revision);
         }
         let from = self.revision() + 1;
-        let mut stream = backend.watch(&self.prefix, &end, from).await?;
+        let mut stream = backend
+            .watch(&self.prefix, &end, from, Some(self.progress.clone()))
+            .await?;
         while let Some(item) = stream.next().await {
             match item? {
                 WatchItem::Progress(rev) => {
@@ -320,6 +325,11 @@ impl Cache {
                 let ready = self.state.read().map(|s| s.ready).unwrap_or(false);
                 if ready && *rx.borrow_and_update() >= revision {
                     return;
+                }
+                if ready {
+                    // Behind: nothing in this range may have changed since, which only the
+                    // store can tell; ask it for a progress notification.
+                    self.progress.notify_one();
                 }
                 if rx.changed().await.is_err() {
                     return;

@@ -517,9 +517,33 @@ async fn resource(
                 Some(inc) if inc == crate::printing::METADATA => {
                     crate::printing::partial_list(&l.items, metadata)
                 }
-                Some(inc) => crate::printing::table_for(&res, &l.items, metadata, &inc),
+                Some(inc) => {
+                    let items: Vec<Value> = l.items.iter().map(|o| (**o).clone()).collect();
+                    crate::printing::table_for(&res, &items, metadata, &inc)
+                }
                 None => {
-                    json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": metadata, "items": l.items})
+                    // Serialised straight from the shared objects: no copy of the items.
+                    #[derive(serde::Serialize)]
+                    struct List<'a> {
+                        kind: String,
+                        #[serde(rename = "apiVersion")]
+                        api_version: String,
+                        metadata: Value,
+                        items: Vec<&'a Value>,
+                    }
+                    let body = serde_json::to_vec(&List {
+                        kind: format!("{}List", res.kind),
+                        api_version: res.api_version(),
+                        metadata,
+                        items: l.items.iter().map(|o| &**o).collect(),
+                    })
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let mut r = Response::new(Body::from(body));
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    return Ok(r);
                 }
             };
             Ok(json_response(200, &v, &[]))

@@ -104,15 +104,16 @@ async fn finalize_once(rest: &Rest) -> Result<()> {
                 )
                 .await?;
             for item in items.items {
+                let item = &*item;
                 left += 1;
-                if meta::deleting(&item) {
+                if meta::deleting(item) {
                     continue;
                 }
                 match rest
                     .delete(
                         res,
                         &name,
-                        meta::name(&item),
+                        meta::name(item),
                         &json!({"propagationPolicy": "Background"}),
                         false,
                     )

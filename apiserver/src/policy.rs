@@ -24,6 +24,7 @@ pub async fn check_eviction(rest: &Rest, ns: &str, name: &str) -> Result<()> {
         .unwrap_or(Value::Null);
     let budgets = rest.list(&pdbs, Some(ns), &ListOpts::default()).await?;
     for b in budgets.items {
+        let b = &*b;
         let Some(sel) = b.pointer("/spec/selector") else {
             continue;
         };
@@ -40,7 +41,7 @@ pub async fn check_eviction(rest: &Rest, ns: &str, name: &str) -> Result<()> {
         if allowed <= 0 {
             return Err(ApiError::TooManyRequests(format!(
                 "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget {} needs {} healthy pods and has {} currently",
-                meta::name(&b),
+                meta::name(b),
                 b.pointer("/status/desiredHealthy")
                     .and_then(Value::as_i64)
                     .unwrap_or(0),

@@ -15,12 +15,12 @@ pub fn partial(obj: &Value) -> Value {
 }
 
 /// `PartialObjectMetadataList` of objects.
-pub fn partial_list(objects: &[Value], list_metadata: Value) -> Value {
+pub fn partial_list(objects: &[std::sync::Arc<Value>], list_metadata: Value) -> Value {
     json!({
         "kind": "PartialObjectMetadataList",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_metadata,
-        "items": objects.iter().map(partial).collect::<Vec<_>>(),
+        "items": objects.iter().map(|o| partial(o)).collect::<Vec<_>>(),
     })
 }
 

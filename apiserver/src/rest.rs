@@ -990,8 +990,9 @@ impl Rest {
         let items = self.list(res, ns, &lo).await?;
         let mut deleted = Vec::new();
         for item in items.items {
-            let n = meta::name(&item).to_string();
-            let ins = meta::namespace(&item).to_string();
+            let item = &*item;
+            let n = meta::name(item).to_string();
+            let ins = meta::namespace(item).to_string();
             match self.delete(res, &ins, &n, opts, dry_run).await {
                 Ok(o) => deleted.push(o.object),
                 Err(ApiError::NotFound(_)) => {}
@@ -1071,11 +1072,8 @@ impl Rest {
             let cache = self.cache(res)?;
             cache.wait_for(min.max(1), Duration::from_secs(3)).await?;
             let (objs, revision) = cache.list(&prefix);
-            let items = objs
-                .iter()
-                .filter(|o| filter(o))
-                .map(|o| (**o).clone())
-                .collect();
+            // Shared with the cache: no copy of any object.
+            let items = objs.into_iter().filter(|o| filter(o)).collect();
             return Ok(ListResult {
                 items,
                 revision,
@@ -1140,7 +1138,7 @@ impl Rest {
             for kv in &page.kvs {
                 let obj = decode_object(&kv.value, kv.mod_revision)?;
                 if filter(&obj) {
-                    items.push(obj);
+                    items.push(Arc::new(obj));
                 }
             }
             let last = page.kvs.last().map(|k| k.key.clone());
@@ -1173,7 +1171,7 @@ impl Rest {
 #[derive(Debug, Clone)]
 pub struct ListResult {
     /// Matching objects.
-    pub items: Vec<Value>,
+    pub items: Vec<Arc<Value>>,
     /// Revision of the read.
     pub revision: i64,
     /// Token for the next page.

@@ -273,7 +273,10 @@ async fn store_watch(
     every: Duration,
 ) -> BoxStream<'static, Bytes> {
     let end = prefix_end(&prefix);
-    let opened = rest.backend_for(&res).watch(&prefix, &end, from + 1).await;
+    let opened = rest
+        .backend_for(&res)
+        .watch(&prefix, &end, from + 1, None)
+        .await;
     let mut stream = match opened {
         Ok(s) => s,
         Err(e) => {
