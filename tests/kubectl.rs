@@ -1386,3 +1386,83 @@ fn t78_resources_mapped_to_their_own_store_shard() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn t79_versions_that_share_storage_convert() -> Result<()> {
+    let api = Api::server()?;
+    let hpa = "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}\n  minReplicas: 1\n  maxReplicas: 5\n  targetCPUUtilizationPercentage: 70\n";
+    api.ok_stdin(&["create", "-f", "-"], hpa)?;
+    let v2 = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/h",
+    ])?);
+    assert_eq!(v2["apiVersion"], "autoscaling/v2");
+    assert_eq!(
+        v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70,
+        "{v2}"
+    );
+    // An update written in v1 (kubectl itself prefers v2, so PUT the v1 object directly).
+    let mut v1 = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/h",
+    ])?);
+    v1["spec"]["targetCPUUtilizationPercentage"] = serde_json::json!(50);
+    let dir = tempfile::tempdir()?;
+    let f = dir.path().join("h.json");
+    std::fs::write(&f, v1.to_string())?;
+    api.ok(&[
+        "replace",
+        "--raw",
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/h",
+        "-f",
+        &f.to_string_lossy(),
+    ])?;
+    let v2 = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/h",
+    ])?);
+    assert_eq!(
+        v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 50,
+        "{v2}"
+    );
+    let v1 = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/h",
+    ])?);
+    assert_eq!(v1["apiVersion"], "autoscaling/v1");
+    assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 50, "{v1}");
+    assert!(v1["spec"].get("metrics").is_none());
+    let v1_list = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers",
+    ])?);
+    assert_eq!(
+        v1_list["items"][0]["spec"]["targetCPUUtilizationPercentage"],
+        50
+    );
+    // events.k8s.io/v1 and core v1 Events are one set of objects.
+    let ev = r#"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"e1"},"eventTime":"2026-01-01T00:00:00.000000Z","regarding":{"kind":"Pod","name":"p","namespace":"default"},"note":"hello","reason":"Tested","type":"Normal","action":"Test","reportingController":"tests","reportingInstance":"t79"}"#;
+    api.ok_stdin(&["create", "-f", "-"], ev)?;
+    let core = json(&api.ok(&["get", "--raw", "/api/v1/namespaces/default/events/e1"])?);
+    assert_eq!(core["involvedObject"]["name"], "p", "{core}");
+    assert_eq!(core["message"], "hello");
+    let new = json(&api.ok(&[
+        "get",
+        "--raw",
+        "/apis/events.k8s.io/v1/namespaces/default/events/e1",
+    ])?);
+    assert_eq!(new["regarding"]["name"], "p", "{new}");
+    assert_eq!(new["note"], "hello");
+    let raw = api.ok(&[
+        "get",
+        "--raw",
+        "/apis/events.k8s.io/v1/namespaces/default/events?watch=true&timeoutSeconds=1",
+    ])?;
+    assert!(raw.contains(r#""note":"hello""#), "{raw}");
+    Ok(())
+}

@@ -380,6 +380,7 @@ fn write_opts(q: &Query, ua: &str) -> Result<WriteOpts> {
         field_manager,
         field_validation,
         force,
+        view: None,
     })
 }
 
@@ -452,7 +453,19 @@ async fn resource(
     table: Option<String>,
 ) -> Result<Response> {
     let rest = &s.rest;
-    let res = t.res.clone();
+    // The version asked for, and the one the object is stored in (they differ for
+    // autoscaling/v1 HPAs and events.k8s.io Events; see `convert`).
+    let view = t.res.clone();
+    let stored = crate::convert::storage_res(&rest.registry(), &view);
+    let converting = stored.is_some();
+    let res = stored.unwrap_or_else(|| view.clone());
+    let out_of = |v: Value| -> Value {
+        if converting && v.get("kind").and_then(Value::as_str) != Some("Status") {
+            crate::convert::from_storage(&view, v)
+        } else {
+            v
+        }
+    };
     let ns = t.ns.clone().unwrap_or_default();
     let list_meta = |rv: i64, cont: Option<String>, remaining: Option<i64>| {
         let mut m = json!({"resourceVersion": rv.to_string()});
@@ -491,8 +504,18 @@ async fn resource(
                 timeout,
                 table,
                 bookmark_every: s.bookmark_every,
+                view: None,
             };
-            let stream = watch(rest.clone(), res, t.ns.clone(), opts).await?;
+            let stream = watch(
+                rest.clone(),
+                res,
+                t.ns.clone(),
+                WatchOpts {
+                    view: converting.then(|| view.clone()),
+                    ..opts
+                },
+            )
+            .await?;
             let mut r = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -511,7 +534,14 @@ async fn resource(
                 ));
             }
             let lo = list_opts(q)?;
-            let l = rest.list(&res, t.ns.as_deref(), &lo).await?;
+            let mut l = rest.list(&res, t.ns.as_deref(), &lo).await?;
+            if converting {
+                l.items = l
+                    .items
+                    .iter()
+                    .map(|o| Arc::new(out_of((**o).clone())))
+                    .collect();
+            }
             let metadata = list_meta(l.revision, l.continue_token, l.remaining);
             let v = match table {
                 Some(inc) if inc == crate::printing::METADATA => {
@@ -549,7 +579,7 @@ async fn resource(
             Ok(json_response(200, &v, &[]))
         }
         (Method::GET, Some(name), None | Some("status")) => {
-            let obj = rest.get(&res, &ns, name).await?;
+            let obj = out_of(rest.get(&res, &ns, name).await?);
             let v = match table {
                 Some(inc) if inc == crate::printing::METADATA => crate::printing::partial(&obj),
                 Some(inc) => {
@@ -575,9 +605,12 @@ async fn resource(
                 return Ok(json_response(201, &review(&res, obj)?, &[]));
             }
             crate::rest::drop_nulls(&mut obj);
+            if converting {
+                obj = crate::convert::to_storage(&view, obj);
+            }
             let opts = write_opts(q, ua)?;
             let out = rest.create(&res, &ns, obj, &opts).await?;
-            Ok(json_response(out.code, &out.object, &out.warnings))
+            Ok(json_response(out.code, &out_of(out.object), &out.warnings))
         }
         (Method::POST, Some(name), Some("binding")) => {
             let b = decode::body(ct, body)?;
@@ -673,8 +706,11 @@ async fn resource(
                 Some("finalize") => None,
                 other => other,
             };
+            if converting {
+                obj = crate::convert::to_storage(&view, obj);
+            }
             let out = rest.update(&res, &ns, name, obj, sub, &opts).await?;
-            Ok(json_response(out.code, &out.object, &out.warnings))
+            Ok(json_response(out.code, &out_of(out.object), &out.warnings))
         }
         (Method::PUT, Some(name), Some("scale")) => {
             let scale = decode::body(ct, body)?;
@@ -699,11 +735,12 @@ async fn resource(
             Ok(json_response(200, &out, &[]))
         }
         (Method::PATCH, Some(name), None | Some("status")) => {
-            let opts = write_opts(q, ua)?;
+            let mut opts = write_opts(q, ua)?;
+            opts.view = converting.then(|| view.clone());
             let out = rest
                 .patch(&res, &ns, name, ct, body, t.sub.as_deref(), &opts)
                 .await?;
-            Ok(json_response(out.code, &out.object, &out.warnings))
+            Ok(json_response(out.code, &out_of(out.object), &out.warnings))
         }
         (Method::DELETE, Some(name), None) => {
             let opts = delete_opts(q, body, ct)?;
@@ -713,7 +750,7 @@ async fn resource(
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|x| x == "All"));
             let out = rest.delete(&res, &ns, name, &opts, dry).await?;
-            Ok(json_response(out.code, &out.object, &[]))
+            Ok(json_response(out.code, &out_of(out.object), &[]))
         }
         (Method::DELETE, None, None) => {
             let opts = delete_opts(q, body, ct)?;

@@ -20,6 +20,7 @@
 pub mod alloc;
 pub mod backend;
 pub mod cache;
+pub mod convert;
 pub mod crd;
 pub mod decode;
 pub mod discovery;

@@ -46,6 +46,9 @@ pub struct WriteOpts {
     pub field_validation: FieldValidation,
     /// `force` (server-side apply).
     pub force: bool,
+    /// The version a patch is written in, when it is not the storage version (the patch is
+    /// applied to the object converted to it).
+    pub view: Option<Arc<Resource>>,
 }
 
 /// What a write returns.
@@ -733,7 +736,18 @@ impl Rest {
         self.modify(res, ns, name, opts, |old| {
             let mut base = old.clone();
             meta::metadata_mut(&mut base).remove("resourceVersion");
-            let mut patched = apply_patch(kind, &base, &patch_value, res)?;
+            if let Some(v) = &opts.view {
+                base = crate::convert::from_storage(v, base);
+            }
+            let mut patched = apply_patch(
+                kind,
+                &base,
+                &patch_value,
+                opts.view.as_deref().unwrap_or(res),
+            )?;
+            if let Some(v) = &opts.view {
+                patched = crate::convert::to_storage(v, patched);
+            }
             // A resourceVersion in the patch is a precondition.
             let want = meta::meta_str(&patched, "resourceVersion").to_string();
             let precondition = !want.is_empty();

@@ -38,6 +38,8 @@ pub struct WatchOpts {
     pub table: Option<String>,
     /// Interval of bookmarks.
     pub bookmark_every: Duration,
+    /// The version asked for, when it is not the storage version (objects are converted).
+    pub view: Option<Arc<Resource>>,
 }
 
 struct Filter {
@@ -100,10 +102,19 @@ fn error_line(e: &ApiError) -> Bytes {
 struct Encoder {
     res: Arc<Resource>,
     table: Option<String>,
+    view: Option<Arc<Resource>>,
 }
 
 impl Encoder {
     fn encode(&self, change: Change, obj: &Value, cached: Option<&CacheEvent>) -> Bytes {
+        if let Some(v) = &self.view {
+            let converted = crate::convert::from_storage(v, obj.clone());
+            return self.encode_plain(change, &converted, None);
+        }
+        self.encode_plain(change, obj, cached)
+    }
+
+    fn encode_plain(&self, change: Change, obj: &Value, cached: Option<&CacheEvent>) -> Bytes {
         match &self.table {
             None => match cached {
                 Some(ev) if ev.change == change => ev.json_line(),
@@ -164,6 +175,7 @@ pub async fn watch(
     let enc = Arc::new(Encoder {
         res: res.clone(),
         table: opts.table.clone(),
+        view: opts.view.clone(),
     });
     let cache = rest.cache(&res)?;
     let initial = opts.send_initial.unwrap_or(rv_num.is_none());
