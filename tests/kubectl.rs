@@ -94,7 +94,16 @@ fn t60_discovery_version_and_bootstrap_objects() -> Result<()> {
 
 #[test]
 fn t61_apply_create_then_update_then_unchanged() -> Result<()> {
-    let api = Api::server()?;
+    t61_apply_create_then_update_then_unchanged_on(&Api::server()?)
+}
+
+/// The same as [`t61_apply_create_then_update_then_unchanged`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t61e_on_etcd() -> Result<()> {
+    t61_apply_create_then_update_then_unchanged_on(&Api::on_etcd()?)
+}
+
+fn t61_apply_create_then_update_then_unchanged_on(api: &Api) -> Result<()> {
     let out = api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
     assert!(
         out.contains("deployment.apps/nginx-deployment created"),
@@ -149,7 +158,16 @@ fn t61_apply_create_then_update_then_unchanged() -> Result<()> {
 
 #[test]
 fn t62_run_get_output_formats_and_selectors() -> Result<()> {
-    let api = Api::server()?;
+    t62_run_get_output_formats_and_selectors_on(&Api::server()?)
+}
+
+/// The same as [`t62_run_get_output_formats_and_selectors`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t62e_on_etcd() -> Result<()> {
+    t62_run_get_output_formats_and_selectors_on(&Api::on_etcd()?)
+}
+
+fn t62_run_get_output_formats_and_selectors_on(api: &Api) -> Result<()> {
     for (name, app, tier) in [
         ("web1", "web", "fe"),
         ("web2", "web", "be"),
@@ -241,7 +259,16 @@ fn t62_run_get_output_formats_and_selectors() -> Result<()> {
 
 #[test]
 fn t63_label_annotate_patch_scale_and_conflicts() -> Result<()> {
-    let api = Api::server()?;
+    t63_label_annotate_patch_scale_and_conflicts_on(&Api::server()?)
+}
+
+/// The same as [`t63_label_annotate_patch_scale_and_conflicts`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t63e_on_etcd() -> Result<()> {
+    t63_label_annotate_patch_scale_and_conflicts_on(&Api::on_etcd()?)
+}
+
+fn t63_label_annotate_patch_scale_and_conflicts_on(api: &Api) -> Result<()> {
     api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
     api.ok(&["label", "deploy", "nginx-deployment", "tier=frontend"])?;
     api.ok(&["annotate", "deploy", "nginx-deployment", "note=hello"])?;
@@ -378,7 +405,16 @@ fn t63_label_annotate_patch_scale_and_conflicts() -> Result<()> {
 
 #[test]
 fn t64_errors_are_status_objects() -> Result<()> {
-    let api = Api::server()?;
+    t64_errors_are_status_objects_on(&Api::server()?)
+}
+
+/// The same as [`t64_errors_are_status_objects`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t64e_on_etcd() -> Result<()> {
+    t64_errors_are_status_objects_on(&Api::on_etcd()?)
+}
+
+fn t64_errors_are_status_objects_on(api: &Api) -> Result<()> {
     let e = api.fails(&["get", "pod", "nope"])?;
     assert!(
         e.contains(r#"Error from server (NotFound): pods "nope" not found"#),
@@ -441,7 +477,16 @@ fn t64_errors_are_status_objects() -> Result<()> {
 
 #[test]
 fn t65_delete_waits_and_namespace_lifecycle() -> Result<()> {
-    let api = Api::server()?;
+    t65_delete_waits_and_namespace_lifecycle_on(&Api::server()?)
+}
+
+/// The same as [`t65_delete_waits_and_namespace_lifecycle`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t65e_on_etcd() -> Result<()> {
+    t65_delete_waits_and_namespace_lifecycle_on(&Api::on_etcd()?)
+}
+
+fn t65_delete_waits_and_namespace_lifecycle_on(api: &Api) -> Result<()> {
     api.ok(&["create", "namespace", "scratch"])?;
     api.ok(&["run", "p1", "--image=nginx", "-n", "scratch"])?;
     api.ok(&[
@@ -595,7 +640,16 @@ fn base64_encode(b: &[u8]) -> String {
 
 #[test]
 fn t67_services_get_cluster_ips_and_node_ports() -> Result<()> {
-    let api = Api::server()?;
+    t67_services_get_cluster_ips_and_node_ports_on(&Api::server()?)
+}
+
+/// The same as [`t67_services_get_cluster_ips_and_node_ports`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t67e_on_etcd() -> Result<()> {
+    t67_services_get_cluster_ips_and_node_ports_on(&Api::on_etcd()?)
+}
+
+fn t67_services_get_cluster_ips_and_node_ports_on(api: &Api) -> Result<()> {
     api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
     api.ok(&[
         "expose",
@@ -662,7 +716,16 @@ spec:
 
 #[test]
 fn t68_custom_resources() -> Result<()> {
-    let api = Api::server()?;
+    t68_custom_resources_on(&Api::server()?)
+}
+
+/// The same as [`t68_custom_resources`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t68e_on_etcd() -> Result<()> {
+    t68_custom_resources_on(&Api::on_etcd()?)
+}
+
+fn t68_custom_resources_on(api: &Api) -> Result<()> {
     api.ok_stdin(&["apply", "-f", "-"], CRD)?;
     api.ok(&[
         "wait",
@@ -751,7 +814,16 @@ fn t68_custom_resources() -> Result<()> {
 
 #[test]
 fn t69_server_side_apply_owns_fields_and_reports_conflicts() -> Result<()> {
-    let api = Api::server()?;
+    t69_server_side_apply_owns_fields_and_reports_conflicts_on(&Api::server()?)
+}
+
+/// The same as [`t69_server_side_apply_owns_fields_and_reports_conflicts`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t69e_on_etcd() -> Result<()> {
+    t69_server_side_apply_owns_fields_and_reports_conflicts_on(&Api::on_etcd()?)
+}
+
+fn t69_server_side_apply_owns_fields_and_reports_conflicts_on(api: &Api) -> Result<()> {
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1', b: '2'}\n";
     let out = api.ok_stdin(&["apply", "--server-side", "-f", "-"], cm)?;
     assert!(out.contains("serverside-applied"), "{out}");
@@ -916,7 +988,16 @@ fn t72_kubectl_127_and_133_subset() -> Result<()> {
 
 #[test]
 fn t73_protobuf_creates_from_kubectl_132() -> Result<()> {
-    let api = Api::server()?;
+    t73_protobuf_creates_from_kubectl_132_on(&Api::server()?)
+}
+
+/// The same as [`t73_protobuf_creates_from_kubectl_132`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t73e_on_etcd() -> Result<()> {
+    t73_protobuf_creates_from_kubectl_132_on(&Api::on_etcd()?)
+}
+
+fn t73_protobuf_creates_from_kubectl_132_on(api: &Api) -> Result<()> {
     // kubectl 1.32's typed clients send these bodies as Kubernetes protobuf.
     api.ok(&["create", "namespace", "pb"])?;
     api.ok(&[
@@ -1077,7 +1158,16 @@ fn t74_describe_explain_diff_wait_and_kustomize() -> Result<()> {
 
 #[test]
 fn t75_edit_ignores_status_and_replace_checks_versions() -> Result<()> {
-    let api = Api::server()?;
+    t75_edit_ignores_status_and_replace_checks_versions_on(&Api::server()?)
+}
+
+/// The same as [`t75_edit_ignores_status_and_replace_checks_versions`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t75e_on_etcd() -> Result<()> {
+    t75_edit_ignores_status_and_replace_checks_versions_on(&Api::on_etcd()?)
+}
+
+fn t75_edit_ignores_status_and_replace_checks_versions_on(api: &Api) -> Result<()> {
     api.ok_stdin(&["apply", "-f", "-"], DEPLOYMENT)?;
     // A non-interactive EDITOR that changes the image and the status.
     let dir = tempfile::tempdir()?;
@@ -1124,7 +1214,16 @@ fn t75_edit_ignores_status_and_replace_checks_versions() -> Result<()> {
 
 #[test]
 fn t76_raw_protocol_edges() -> Result<()> {
-    let api = Api::server()?;
+    t76_raw_protocol_edges_on(&Api::server()?)
+}
+
+/// The same as [`t76_raw_protocol_edges`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t76e_on_etcd() -> Result<()> {
+    t76_raw_protocol_edges_on(&Api::on_etcd()?)
+}
+
+fn t76_raw_protocol_edges_on(api: &Api) -> Result<()> {
     for i in 0..5 {
         api.ok(&["create", "configmap", &format!("c{i}")])?;
     }
@@ -1389,7 +1488,16 @@ fn t78_resources_mapped_to_their_own_store_shard() -> Result<()> {
 
 #[test]
 fn t79_versions_that_share_storage_convert() -> Result<()> {
-    let api = Api::server()?;
+    t79_versions_that_share_storage_convert_on(&Api::server()?)
+}
+
+/// The same as [`t79_versions_that_share_storage_convert`], with a real etcd 3.4 as the store (differential check).
+#[test]
+fn t79e_on_etcd() -> Result<()> {
+    t79_versions_that_share_storage_convert_on(&Api::on_etcd()?)
+}
+
+fn t79_versions_that_share_storage_convert_on(api: &Api) -> Result<()> {
     let hpa = "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}\n  minReplicas: 1\n  maxReplicas: 5\n  targetCPUUtilizationPercentage: 70\n";
     api.ok_stdin(&["create", "-f", "-"], hpa)?;
     let v2 = json(&api.ok(&[

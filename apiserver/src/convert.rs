@@ -37,21 +37,21 @@ pub fn to_storage(res: &Resource, obj: Value) -> Value {
     match (res.group.as_str(), res.version.as_str(), res.kind.as_str()) {
         ("autoscaling", "v1", "HorizontalPodAutoscaler") => {
             o.insert("apiVersion".into(), json!("autoscaling/v2"));
-            if let Some(Value::Object(spec)) = o.get_mut("spec") {
-                if let Some(cpu) = take(spec, "targetCPUUtilizationPercentage") {
-                    spec.insert(
+            if let Some(Value::Object(spec)) = o.get_mut("spec")
+                && let Some(cpu) = take(spec, "targetCPUUtilizationPercentage")
+            {
+                spec.insert(
                         "metrics".into(),
                         json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}}}]),
                     );
-                }
             }
-            if let Some(Value::Object(st)) = o.get_mut("status") {
-                if let Some(cpu) = take(st, "currentCPUUtilizationPercentage") {
-                    st.insert(
+            if let Some(Value::Object(st)) = o.get_mut("status")
+                && let Some(cpu) = take(st, "currentCPUUtilizationPercentage")
+            {
+                st.insert(
                         "currentMetrics".into(),
                         json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu}}}]),
                     );
-                }
             }
             Value::Object(o)
         }
