@@ -279,6 +279,18 @@ impl Rest {
         let Some(nsr) = reg.find("", "v1", "namespaces") else {
             return Ok(());
         };
+        // Like upstream's NamespaceLifecycle admission: an active namespace in the watch cache
+        // is enough; anything else (absent, terminating, cache not ready) is read from the store.
+        if let Ok(cache) = self.cache(&nsr) {
+            let key = nsr.key("", ns);
+            let (objs, _) = cache.list(&key);
+            if objs
+                .iter()
+                .any(|o| meta::name(o) == ns && !meta::deleting(o))
+            {
+                return Ok(());
+            }
+        }
         match self.read(&nsr, "", ns).await {
             Ok((_, obj)) => {
                 if meta::deleting(&obj) {
