@@ -508,15 +508,15 @@ fn fill(r: &mut PhaseResult, ops: u64, secs: f64, h: &Histogram<u64>, cpu: &CpuU
 
 /// Runs a closed loop and turns it into a row.
 async fn loop_phase<W: Worker>(
-    ctx: &Ctx,
+    meter: &Cpu,
     name: &str,
     workers: Vec<W>,
     lim: Limits,
 ) -> anyhow::Result<(PhaseResult, Vec<W>)> {
     let clients = workers.len();
-    let a = ctx.cpu.snap();
+    let a = meter.snap();
     let out = closed_loop(workers, lim).await?;
-    let cpu = ctx.cpu.used(a, ctx.cpu.snap());
+    let cpu = meter.used(a, meter.snap());
     let mut r = PhaseResult {
         name: name.to_string(),
         clients,
@@ -638,7 +638,13 @@ async fn phase_put(
     lim: Limits,
 ) -> anyhow::Result<PhaseResult> {
     let prefix = format!("{}{name}/", ctx.prefix);
-    let (r, _) = loop_phase(ctx, name, put_workers(ctx, clients, &prefix, None), lim).await?;
+    let (r, _) = loop_phase(
+        &ctx.cpu,
+        name,
+        put_workers(ctx, clients, &prefix, None),
+        lim,
+    )
+    .await?;
     Ok(r)
 }
 
@@ -664,7 +670,7 @@ async fn phase_range(ctx: &Ctx, name: &str, serializable: bool) -> anyhow::Resul
             expect: 1,
         })
         .collect();
-    let (r, _) = loop_phase(ctx, name, workers, ctx.plan.range).await?;
+    let (r, _) = loop_phase(&ctx.cpu, name, workers, ctx.plan.range).await?;
     Ok(r)
 }
 
@@ -690,7 +696,7 @@ async fn phase_cas(ctx: &Ctx, name: &str, clients: usize) -> anyhow::Result<Phas
             conflicts: 0,
         });
     }
-    let (mut r, workers) = loop_phase(ctx, name, workers, ctx.plan.cas).await?;
+    let (mut r, workers) = loop_phase(&ctx.cpu, name, workers, ctx.plan.cas).await?;
     let succeeded: u64 = workers.iter().map(|w| w.succeeded).sum();
     let conflicts: u64 = workers.iter().map(|w| w.conflicts).sum();
     r.extra.insert("succeeded".into(), succeeded as f64);
@@ -1040,7 +1046,7 @@ async fn phase_list(ctx: &Ctx) -> anyhow::Result<Vec<PhaseResult>> {
         max_time: plan.list_load_time,
     };
     let (mut load, _) = loop_phase(
-        ctx,
+        &ctx.cpu,
         "list-load-64",
         put_workers(ctx, 64, &prefix, None),
         load_lim,
@@ -1070,7 +1076,7 @@ async fn phase_list(ctx: &Ctx) -> anyhow::Result<Vec<PhaseResult>> {
         opts: GetOptions::new().with_prefix(),
         expect,
     };
-    let (mut list, _) = loop_phase(ctx, "list-prefix", vec![worker], plan.list).await?;
+    let (mut list, _) = loop_phase(&ctx.cpu, "list-prefix", vec![worker], plan.list).await?;
     list.extra.insert("keys".into(), count as f64);
     Ok(vec![load, list])
 }

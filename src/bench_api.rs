@@ -48,8 +48,8 @@ use tokio::time::timeout;
 
 use super::{
     Cpu, ERROR_BUDGET, Limits, LoopOutcome, OP_TIMEOUT, PhaseResult, PutWorker, Worker,
-    check_loopback, clk_tck, closed_loop, connect_one, fill, micros, ms, new_hist, proc_ticks,
-    run_prefix,
+    check_loopback, clk_tck, closed_loop, connect_one, fill, loop_phase, micros, ms, new_hist,
+    proc_ticks, run_prefix,
 };
 
 /// Arguments of `keelson bench api`.
@@ -610,28 +610,6 @@ struct Ctx {
     store_prefix: String,
 }
 
-/// Runs a closed loop and turns it into a row.
-async fn loop_row<W: Worker>(
-    ctx: &Ctx,
-    name: &str,
-    workers: Vec<W>,
-    lim: Limits,
-) -> anyhow::Result<(PhaseResult, Vec<W>)> {
-    let clients = workers.len();
-    let a = ctx.cpu.snap();
-    let out = closed_loop(workers, lim).await?;
-    let cpu = ctx.cpu.used(a, ctx.cpu.snap());
-    let mut r = PhaseResult {
-        name: name.to_string(),
-        clients,
-        errors: out.errors,
-        first_error: out.first_error,
-        ..Default::default()
-    };
-    fill(&mut r, out.ok, out.secs, &out.hist, &cpu);
-    Ok((r, out.workers))
-}
-
 fn slo_anchor(r: &PhaseResult, slo: Duration, what: &str) -> String {
     let ok = r.p99_ms <= slo.as_secs_f64() * 1000.0;
     format!(
@@ -689,7 +667,7 @@ async fn phase_create(ctx: &Ctx) -> anyhow::Result<(PhaseResult, Vec<String>)> {
         max_ops: ctx.plan.pods,
         max_time: ctx.plan.create_time,
     };
-    let (mut r, workers) = loop_row(ctx, "create", workers, lim).await?;
+    let (mut r, workers) = loop_phase(&ctx.cpu, "create", workers, lim).await?;
     let mut seqs: Vec<u64> = workers.iter().flat_map(|w| w.created.clone()).collect();
     seqs.sort_unstable();
     if (seqs.len() as u64) < ctx.plan.pods {
@@ -718,7 +696,7 @@ async fn phase_named(
             delete,
         })
         .collect();
-    let (r, _) = loop_row(ctx, name, workers, lim).await?;
+    let (r, _) = loop_phase(&ctx.cpu, name, workers, lim).await?;
     Ok(r)
 }
 
@@ -753,7 +731,7 @@ async fn phase_store_put(
         max_ops: ctx.plan.pods,
         max_time: ctx.plan.put_time,
     };
-    let (r, _) = loop_row(ctx, "store-put", workers, lim).await?;
+    let (r, _) = loop_phase(&ctx.cpu, "store-put", workers, lim).await?;
     Ok(r)
 }
 
