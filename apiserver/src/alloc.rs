@@ -6,7 +6,6 @@
 //! Service adds "key absent" conditions and puts for its addresses; deleting it removes them.
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 use rand::Rng;
 use serde_json::{Value, json};
@@ -68,13 +67,13 @@ fn wants_node_ports(obj: &Value) -> bool {
     )
 }
 
-async fn pick_ip(rest: &Rest) -> Result<String> {
+async fn pick_ip(rest: &Rest, res: &Resource) -> Result<String> {
     let (net, size) = parse_cidr(&rest.config.service_cidr)?;
     for _ in 0..64 {
         let off = rand::rng().random_range(2..size - 1);
         let ip = Ipv4Addr::from(net + off).to_string();
         let (kv, _) = rest
-            .backend_for(svc_res(rest).as_ref())
+            .backend_for(res)
             .get(&format!("{IP_PREFIX}{ip}"))
             .await?;
         if kv.is_none() {
@@ -86,7 +85,7 @@ async fn pick_ip(rest: &Rest) -> Result<String> {
     ))
 }
 
-async fn pick_port(rest: &Rest, taken: &[i64]) -> Result<i64> {
+async fn pick_port(rest: &Rest, res: &Resource, taken: &[i64]) -> Result<i64> {
     let (lo, hi) = rest.config.node_ports;
     for _ in 0..128 {
         let p = rand::rng().random_range(lo as i64..=hi as i64);
@@ -94,7 +93,7 @@ async fn pick_port(rest: &Rest, taken: &[i64]) -> Result<i64> {
             continue;
         }
         let (kv, _) = rest
-            .backend_for(svc_res(rest).as_ref())
+            .backend_for(res)
             .get(&format!("{PORT_PREFIX}{p}"))
             .await?;
         if kv.is_none() {
@@ -127,6 +126,7 @@ fn cluster_ip(obj: &Value) -> Option<String> {
 
 async fn fill_node_ports(
     rest: &Rest,
+    res: &Resource,
     obj: &mut Value,
     keep: &[i64],
 ) -> Result<(Vec<Cond>, Vec<Mutation>)> {
@@ -163,7 +163,7 @@ async fn fill_node_ports(
             }
             cur
         } else {
-            pick_port(rest, &taken).await?
+            pick_port(rest, res, &taken).await?
         };
         taken.push(port);
         if !keep.contains(&port) {
@@ -215,7 +215,7 @@ pub async fn on_create(
                 Some(ip)
             }
             None if obj.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None") => None,
-            None => Some(pick_ip(rest).await?),
+            None => Some(pick_ip(rest, res).await?),
         };
         if let Some(ip) = ip {
             conds.push(Cond {
@@ -230,7 +230,7 @@ pub async fn on_create(
         }
     }
     if wants_node_ports(obj) {
-        let (c, m) = fill_node_ports(rest, obj, &[]).await?;
+        let (c, m) = fill_node_ports(rest, res, obj, &[]).await?;
         conds.extend(c);
         muts.extend(m);
     }
@@ -268,7 +268,7 @@ pub async fn on_update(
     let mut conds = vec![];
     let mut muts = vec![];
     if wants_node_ports(new) {
-        let (c, m) = fill_node_ports(rest, new, &old_ports).await?;
+        let (c, m) = fill_node_ports(rest, res, new, &old_ports).await?;
         conds.extend(c);
         muts.extend(m);
     } else if let Some(ps) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
@@ -298,13 +298,6 @@ pub fn on_delete(res: &Resource, old: &Value) -> (Vec<Cond>, Vec<Mutation>) {
         muts.push(Mutation::Delete(format!("{IP_PREFIX}{ip}")));
     }
     (vec![], muts)
-}
-
-/// The Service resource (allocation keys live in the Services' shard).
-fn svc_res(rest: &Rest) -> Arc<Resource> {
-    rest.registry()
-        .find("", "v1", "services")
-        .unwrap_or_else(|| Arc::new(crate::resources::builtin().remove(0)))
 }
 
 #[cfg(test)]

@@ -24,8 +24,7 @@ fn list_keys(field: &str, item: &Map<String, Value>) -> Option<Vec<&'static str>
         | "ephemeralContainers"
         | "volumes"
         | "env"
-        | "imagePullSecrets"
-        | "envFrom_never" => &["name"],
+        | "imagePullSecrets" => &["name"],
         "ports" if item.contains_key("containerPort") => &["containerPort", "protocol"],
         "ports" if item.contains_key("port") => &["port", "protocol"],
         "volumeMounts" => &["mountPath"],

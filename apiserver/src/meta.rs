@@ -11,11 +11,6 @@ pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// Now with microseconds (`MicroTime`, used by managedFields? no: by events and leases).
-pub fn now_micro() -> String {
-    humantime::format_rfc3339_micros(SystemTime::now()).to_string()
-}
-
 /// A fresh object uid.
 pub fn new_uid() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::backend::{Backend, Cond, Kv, Mutation, Write, prefix_end};
 use crate::cache::{Cache, decode_object, set_resource_version};
@@ -17,7 +17,7 @@ use crate::error::{ApiError, Cause, Result, Subject};
 use crate::meta;
 use crate::registry::Registry;
 use crate::resources::Resource;
-use crate::selector::{FieldSelector, LabelSelector, field_value};
+use crate::selector::{FieldSelector, LabelSelector, ObjectFilter};
 use crate::{alloc, managed, validation};
 
 /// Largest request body accepted (kube-apiserver's limit).
@@ -1066,24 +1066,12 @@ impl Rest {
         }
         let prefix = res.prefix(ns.filter(|_| res.namespaced));
         let ns_filter = ns.filter(|_| res.namespaced);
-        let filter = |obj: &Value| -> bool {
-            if let Some(n) = ns_filter
-                && meta::namespace(obj) != n
-            {
-                return false;
-            }
-            if let Some(l) = &opts.label
-                && !l.matches(meta::metadata(obj).get("labels").unwrap_or(&Value::Null))
-            {
-                return false;
-            }
-            if let Some(f) = &opts.field
-                && !f.matches(|p| field_value(obj, p))
-            {
-                return false;
-            }
-            true
+        let selection = ObjectFilter {
+            ns: ns_filter.map(str::to_string),
+            label: opts.label.clone(),
+            field: opts.field.clone(),
         };
+        let filter = |obj: &Value| selection.matches(obj);
         // Served from the watch cache: resourceVersion=0, or N with NotOlderThan and no paging.
         let from_cache = match (rv, matching) {
             (Some("0"), _) if opts.continue_token.is_none() => Some(0),
@@ -1434,11 +1422,6 @@ pub fn remove_field(obj: &mut Value, path: &str) {
     if let (None, Some(m)) = (last.1, cur.as_object_mut()) {
         m.remove(&last.0);
     }
-}
-
-/// An empty JSON object.
-pub fn empty() -> Value {
-    Value::Object(Map::new())
 }
 
 #[cfg(test)]

@@ -1356,3 +1356,46 @@ mod tests {
         assert!(validate_label_value("x y").is_err());
     }
 }
+
+/// The selection of a list or watch: a namespace (None: all) and label and field selectors.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectFilter {
+    /// Namespace, for namespaced requests.
+    pub ns: Option<String>,
+    /// `labelSelector`.
+    pub label: Option<LabelSelector>,
+    /// `fieldSelector`.
+    pub field: Option<FieldSelector>,
+}
+
+impl ObjectFilter {
+    /// Whether `obj` is selected.
+    pub fn matches(&self, obj: &Value) -> bool {
+        let meta = obj.get("metadata");
+        if let Some(ns) = &self.ns
+            && meta
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                != ns
+        {
+            return false;
+        }
+        if let Some(l) = &self.label
+            && !l.matches(meta.and_then(|m| m.get("labels")).unwrap_or(&Value::Null))
+        {
+            return false;
+        }
+        if let Some(f) = &self.field
+            && !f.matches(|p| field_value(obj, p))
+        {
+            return false;
+        }
+        true
+    }
+
+    /// True when only the namespace selects (every object of it matches).
+    pub fn is_trivial(&self) -> bool {
+        self.label.is_none() && self.field.is_none()
+    }
+}

@@ -17,7 +17,7 @@ use crate::error::{ApiError, Result};
 use crate::meta;
 use crate::resources::Resource;
 use crate::rest::Rest;
-use crate::selector::{FieldSelector, LabelSelector, field_value};
+use crate::selector::{FieldSelector, LabelSelector, ObjectFilter};
 
 /// Options of one watch request.
 #[derive(Clone, Default)]
@@ -42,37 +42,13 @@ pub struct WatchOpts {
     pub view: Option<Arc<Resource>>,
 }
 
-struct Filter {
-    ns: Option<String>,
-    label: Option<LabelSelector>,
-    field: Option<FieldSelector>,
+/// Which events of the cache a watcher sees: its selection's view of each change.
+trait Transitions {
+    /// The event a watcher sees for `ev`, if any.
+    fn apply(&self, ev: &CacheEvent) -> Option<Change>;
 }
 
-impl Filter {
-    fn matches(&self, obj: &Value) -> bool {
-        if let Some(ns) = &self.ns
-            && meta::namespace(obj) != ns
-        {
-            return false;
-        }
-        if let Some(l) = &self.label
-            && !l.matches(meta::metadata(obj).get("labels").unwrap_or(&Value::Null))
-        {
-            return false;
-        }
-        if let Some(f) = &self.field
-            && !f.matches(|p| field_value(obj, p))
-        {
-            return false;
-        }
-        true
-    }
-
-    fn trivial(&self) -> bool {
-        self.label.is_none() && self.field.is_none()
-    }
-
-    /// The event a watcher sees for `ev`, if any.
+impl Transitions for ObjectFilter {
     fn apply(&self, ev: &CacheEvent) -> Option<Change> {
         let cur = self.matches(&ev.object);
         let prev = ev.prev.as_ref().map(|p| self.matches(p)).unwrap_or(false);
@@ -167,7 +143,7 @@ pub async fn watch(
     };
     let ns = ns.filter(|_| res.namespaced);
     let prefix = res.prefix(ns.as_deref());
-    let filter = Arc::new(Filter {
+    let filter = Arc::new(ObjectFilter {
         ns: ns.clone(),
         label: opts.label.clone(),
         field: opts.field.clone(),
@@ -210,7 +186,7 @@ pub async fn watch(
         } => {
             for ev in &events {
                 if let Some(c) = filter.apply(ev) {
-                    head.push(enc.encode(c, &ev.object, filter.trivial().then_some(&**ev)));
+                    head.push(enc.encode(c, &ev.object, filter.is_trivial().then_some(&**ev)));
                 }
             }
             (rx, revision)
@@ -252,7 +228,7 @@ pub async fn watch(
                         }
                         revision = ev.revision;
                         if let Some(c) = filter.apply(&ev) {
-                            yield enc.encode(c, &ev.object, filter.trivial().then_some(&*ev));
+                            yield enc.encode(c, &ev.object, filter.is_trivial().then_some(&*ev));
                         }
                     }
                     // Too slow to keep up: end the watch; the client resumes from its last
@@ -278,7 +254,7 @@ async fn store_watch(
     res: Arc<Resource>,
     prefix: String,
     from: i64,
-    filter: Arc<Filter>,
+    filter: Arc<ObjectFilter>,
     enc: Arc<Encoder>,
     deadline: Instant,
     bookmarks: bool,
