@@ -83,7 +83,7 @@ impl Api {
             .args(["--secure-port", &port.to_string()])
             .args(extra);
         let child = spawn(&mut cmd, &log)?;
-        let api = Api {
+        let mut api = Api {
             kubeconfig: data.join("admin.kubeconfig"),
             dir,
             port,
@@ -163,20 +163,34 @@ impl Api {
         self.dir.path().join("kubectl-cache")
     }
 
-    /// Wait until the kubeconfig exists and `default` namespace is served.
-    pub fn wait_ready(&self) -> Result<()> {
-        poll(
-            Duration::from_secs(60),
-            "the API server to serve the default namespace",
-            || {
-                self.kubeconfig.exists().then_some(())?;
-                let o = self
+    /// Wait until the kubeconfig exists and `default` namespace is served; fails at once,
+    /// with the logs, if a process this harness started has exited.
+    pub fn wait_ready(&mut self) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.kubeconfig.exists()
+                && self
                     .kubectl(&["get", "namespace", "default", "-o", "name"])
-                    .ok()?;
-                o.status.success().then_some(())
-            },
-        )
-        .with_context(|| self.logs())
+                    .is_ok_and(|o| o.status.success())
+            {
+                return Ok(());
+            }
+            for c in &mut self.children {
+                if let Ok(Some(status)) = c.try_wait() {
+                    anyhow::bail!(
+                        "a process exited ({status}) before serving:\n{}",
+                        self.logs()
+                    );
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "timed out after 60s waiting for the API server to serve the default namespace:\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The logs of every process started.

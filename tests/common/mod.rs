@@ -18,12 +18,48 @@ pub fn keelson_bin() -> &'static str {
     env!("CARGO_BIN_EXE_keelson")
 }
 
-/// A free loopback port (the OS picks it; tests run in separate processes under nextest).
+/// A free loopback port, reserved for the life of this test process.
+///
+/// Ports come from 20000-32767, below Linux's ephemeral range (32768-60999), so an outgoing
+/// connection can never take a port between the moment it is chosen and the moment the
+/// server binds it. Tests run in parallel processes under nextest; each port is claimed with
+/// an exclusive lock on `<tmp>/keelson-test-ports/<port>` held until this process exits, so two
+/// tests never pick the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    use std::sync::Mutex;
+    static HELD: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("keelson-test-ports");
+    std::fs::create_dir_all(&dir).expect("create the port lock dir");
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+    let mut x = seed | 1;
+    for _ in 0..10_000 {
+        // xorshift: cheap, and different per process and per call.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20000 + (x % 12768) as u16;
+        let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+        else {
+            continue;
+        };
+        if f.try_lock().is_err() {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+        return port;
+    }
+    panic!("no free port in 20000-32767")
 }
 
 /// One member process.
