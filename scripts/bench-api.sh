@@ -6,7 +6,7 @@
 #   scripts/bench-api.sh --server URL [--ca-file PEM] [--store-endpoint URL] [--server-pid PID] [--quick] [-- BENCH-ARGS...]
 #
 # Without --server it builds keelson, starts its own `keelson server` (store + API server, one
-# process, in-process controllers disabled) on free 127.0.0.1 ports in a scratch directory,
+# process, in-process controllers and scheduler disabled) on free 127.0.0.1 ports in a scratch directory,
 # serving HTTPS with the generated CA (or plain HTTP with --insecure-http), runs the benchmark
 # against it and stops it. With --server it only runs the benchmark against that (loopback)
 # API server. BENCH-ARGS go to `keelson bench api` as they are (e.g. `-- --watch-rate 0`).
@@ -133,10 +133,13 @@ print(*[s.getsockname()[1] for s in socks])
         CURL=(curl -fsS --max-time 3 --cacert "$CA_FILE")
     fi
     STORE_EP="http://127.0.0.1:$CPORT"
-    # The API server is what is measured: no in-process controllers reacting to the pods.
-    if "$KEELSON" server --help 2>/dev/null | grep -q -- '--disable-controllers'; then
-        flags+=(--disable-controllers)
-    fi
+    # The API server is what is measured: no in-process controllers or scheduler reacting
+    # to the pods.
+    for role in controllers scheduler; do
+        if "$KEELSON" server --help 2>/dev/null | grep -q -- "--disable-$role"; then
+            flags+=("--disable-$role")
+        fi
+    done
     log "starting keelson server: API $SERVER, store $STORE_EP, data $DATA"
     "$KEELSON" server --name bench --data-dir "$DATA" \
         --listen-client-urls "$STORE_EP" --advertise-client-urls "$STORE_EP" \

@@ -31,6 +31,8 @@ use tokio::time::timeout;
 
 #[path = "bench_api.rs"]
 mod api;
+#[path = "bench_sched.rs"]
+mod sched;
 
 /// What to benchmark.
 #[derive(clap::Subcommand)]
@@ -39,6 +41,8 @@ pub enum BenchCmd {
     Store(StoreBenchArgs),
     /// The Kubernetes API server over HTTP: create, get, list, watch fan-out, delete.
     Api(Box<api::ApiBenchArgs>),
+    /// The scheduler, end to end through the API server: fake nodes, pods/s bound.
+    Scheduler(Box<sched::SchedBenchArgs>),
 }
 
 /// Arguments of `keelson bench store`.
@@ -70,6 +74,7 @@ pub async fn run(what: BenchCmd) -> anyhow::Result<()> {
     match what {
         BenchCmd::Store(args) => store_bench(args).await,
         BenchCmd::Api(args) => api::run(*args).await,
+        BenchCmd::Scheduler(args) => sched::run(*args).await,
     }
 }
 

@@ -33,6 +33,8 @@ enum Cmd {
     Apiserver(Box<ApiserverArgs>),
     /// Run the controller manager alone against an API server (`--kubeconfig`).
     ControllerManager(Box<keelson_controllers::Config>),
+    /// Run the scheduler alone against an API server (`--kubeconfig`).
+    Scheduler(Box<keelson_scheduler::Config>),
     /// Benchmarks (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -72,6 +74,11 @@ struct ServerArgs {
     /// Do not run the controller manager in this process.
     #[arg(long)]
     disable_controllers: bool,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    disable_scheduler: bool,
+    #[command(flatten)]
+    scheduling: keelson_scheduler::SchedulingConfig,
     #[command(flatten)]
     election: keelson_controllers::ElectionConfig,
 }
@@ -164,31 +171,42 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         })
         .await
         .context("API server failed to start")?;
-        // The controller manager talks to this API server over HTTPS with the admin
-        // kubeconfig, as it would to any other; its failures never end the process.
-        let controllers = (!args.disable_controllers).then(|| {
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let cfg =
-                keelson_controllers::Config::in_process(api.kubeconfig.clone(), args.election);
-            let task = tokio::spawn(async move {
-                let stop = async move {
-                    let _ = stop_rx.await;
-                };
-                if let Err(e) = keelson_controllers::run(cfg, stop).await {
-                    tracing::error!(error = %e, "controller manager failed");
-                }
-            });
-            (stop_tx, task)
-        });
+        // The controller manager and the scheduler talk to this API server over HTTPS with
+        // the admin kubeconfig, as they would to any other; their failures never end the
+        // process.
+        let mut roles = Vec::new();
+        if !args.disable_controllers {
+            let cfg = keelson_controllers::Config::in_process(
+                api.kubeconfig.clone(),
+                args.election.clone(),
+            );
+            roles.push(spawn_role("controller manager", move |stop| {
+                keelson_controllers::run(cfg, stop)
+            }));
+        }
+        if !args.disable_scheduler {
+            let cfg = keelson_scheduler::Config::in_process(
+                api.kubeconfig.clone(),
+                args.scheduling,
+                args.election,
+            );
+            roles.push(spawn_role("scheduler", move |stop| {
+                keelson_scheduler::run(cfg, stop)
+            }));
+        }
         shutdown_signal().await;
-        // Controllers first, while the API server still serves: they release their lease.
-        if let Some((stop, task)) = controllers {
-            let _ = stop.send(());
+        // The roles first, while the API server still serves: they release their leases.
+        for (_, stop, _) in &mut roles {
+            if let Some(stop) = stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        for (name, _, task) in roles {
             if tokio::time::timeout(std::time::Duration::from_secs(5), task)
                 .await
                 .is_err()
             {
-                tracing::warn!("controller manager did not stop within 5s");
+                tracing::warn!("{name} did not stop within 5s");
             }
         }
         let _ = tx.send(());
@@ -197,6 +215,35 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     }
     store.stop().await;
     Ok(())
+}
+
+/// A role of `keelson server` (its name, its stop signal, its task).
+type Role = (
+    &'static str,
+    Option<tokio::sync::oneshot::Sender<()>>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Run one role in this process until its stop signal; its failure is logged, never fatal.
+fn spawn_role<F, E>(
+    name: &'static str,
+    run: impl FnOnce(futures::future::BoxFuture<'static, ()>) -> F,
+) -> Role
+where
+    F: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop: futures::future::BoxFuture<'static, ()> = Box::pin(async move {
+        let _ = stop_rx.await;
+    });
+    let fut = run(stop);
+    let task = tokio::spawn(async move {
+        if let Err(e) = fut.await {
+            tracing::error!(error = %e, "{name} failed");
+        }
+    });
+    (name, Some(stop_tx), task)
 }
 
 #[tokio::main]
@@ -225,6 +272,9 @@ async fn main() -> anyhow::Result<()> {
             futures::future::pending::<()>().await;
             Ok(())
         }
+        Cmd::Scheduler(cfg) => keelson_scheduler::run(*cfg, shutdown_signal())
+            .await
+            .context("scheduler failed"),
         Cmd::ControllerManager(cfg) => keelson_controllers::run(*cfg, shutdown_signal())
             .await
             .context("controller manager failed"),

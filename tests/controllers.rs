@@ -500,3 +500,271 @@ fn t104_controller_manager_failover_within_five_seconds() -> Result<()> {
     ensure!(exited.success(), "SIGTERM exit status {exited}");
     Ok(())
 }
+
+/// A fake, Ready node (no agent) for the scheduler to bind to.
+fn fake_node(api: &Api, name: &str) -> Result<()> {
+    let n = serde_json::json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {
+            "capacity": {"cpu": "8", "memory": "16Gi", "pods": "110"},
+            "allocatable": {"cpu": "8", "memory": "16Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    });
+    api.ok_stdin(&["create", "-f", "-"], &n.to_string())?;
+    Ok(())
+}
+
+/// Names of the live (not terminating) pods with label `sel`.
+fn live_pods(api: &Api, sel: &str) -> Result<Vec<serde_json::Value>> {
+    // An empty list prints nothing with --ignore-not-found.
+    let l = get(api, &["pods", "-l", sel])?.unwrap_or_default();
+    Ok(l["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .collect())
+}
+
+#[test]
+fn t105_replicaset_keeps_replicas_adopts_and_replaces() -> Result<()> {
+    let api = Api::full()?;
+    // An orphan pod matching the selector is adopted, not duplicated.
+    api.ok(&["run", "orphan", "--image=nginx", "--labels=app=web"])?;
+    let rs = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+    });
+    api.ok_stdin(&["create", "-f", "-"], &rs.to_string())?;
+    let rs_uid = uid(&api, &["rs", "web"])?;
+    let pods = poll(WAIT, "3 pods owned by the ReplicaSet", || {
+        let pods = live_pods(&api, "app=web").ok()?;
+        let owned = pods
+            .iter()
+            .filter(|p| p["metadata"]["ownerReferences"][0]["uid"] == rs_uid.as_str())
+            .count();
+        (pods.len() == 3 && owned == 3).then_some(pods)
+    })
+    .with_context(|| api.logs())?;
+    ensure!(
+        pods.iter().any(|p| p["metadata"]["name"] == "orphan"),
+        "the orphan was adopted: {pods:?}"
+    );
+    let o = &get(&api, &["pod", "orphan"])?.context("orphan")?["metadata"]["ownerReferences"][0];
+    ensure!(
+        o["controller"] == true && o["blockOwnerDeletion"] == true && o["kind"] == "ReplicaSet",
+        "{o}"
+    );
+    // A deleted pod is replaced.
+    api.ok(&["delete", "pod", "orphan", "--grace-period=0", "--force"])?;
+    poll(WAIT, "the deleted pod to be replaced", || {
+        let pods = live_pods(&api, "app=web").ok()?;
+        (pods.len() == 3 && pods.iter().all(|p| p["metadata"]["name"] != "orphan")).then_some(())
+    })
+    .with_context(|| api.logs())?;
+    // Status, and kubectl's view of it.
+    poll(WAIT, "status.replicas = 3", || {
+        let rs = get(&api, &["rs", "web"]).ok()??;
+        (rs["status"]["replicas"] == 3 && rs["status"]["observedGeneration"] == 1).then_some(())
+    })
+    .with_context(|| api.logs())?;
+    // Scale down: two go, and the events say so.
+    api.ok(&["scale", "rs", "web", "--replicas=1"])?;
+    poll(WAIT, "scale-down to 1", || {
+        let pods = live_pods(&api, "app=web").ok()?;
+        let rs = get(&api, &["rs", "web"]).ok()??;
+        (pods.len() == 1
+            && rs["status"]["replicas"] == 1
+            && rs["status"]["observedGeneration"] == 2)
+            .then_some(())
+    })
+    .with_context(|| api.logs())?;
+    poll(WAIT, "SuccessfulCreate and SuccessfulDelete events", || {
+        let out = api.ok(&["describe", "rs", "web"]).ok()?;
+        (out.contains("SuccessfulCreate") && out.contains("SuccessfulDelete")).then_some(())
+    })
+    .with_context(|| api.logs())?;
+    // A pod whose labels stop matching is released and replaced.
+    let kept = live_pods(&api, "app=web")?[0]["metadata"]["name"]
+        .as_str()
+        .context("a pod name")?
+        .to_string();
+    api.ok(&["label", "pod", &kept, "app=other", "--overwrite"])?;
+    poll(WAIT, "the relabelled pod released and replaced", || {
+        let released = get(&api, &["pod", &kept]).ok()??;
+        let pods = live_pods(&api, "app=web").ok()?;
+        (released["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+            && pods.len() == 1)
+            .then_some(())
+    })
+    .with_context(|| api.logs())?;
+    // Deleting the ReplicaSet cascades (garbage collector).
+    api.ok(&["delete", "rs", "web"])?;
+    poll(WAIT, "the ReplicaSet's pods to be collected", || {
+        live_pods(&api, "app=web").ok()?.is_empty().then_some(())
+    })
+    .with_context(|| {
+        format!(
+            "{}\n{}",
+            api.ok(&["get", "pods", "-o", "yaml"]).unwrap_or_default(),
+            api.logs()
+        )
+    })?;
+    Ok(())
+}
+
+#[test]
+fn t106_deployment_rollout_status_history_undo_pause() -> Result<()> {
+    let api = Api::full()?;
+    fake_node(&api, "n1")?;
+    fake_node(&api, "n2")?;
+    let _kubelet = common::kube::FakeKubelet::start(&api.kubeconfig, Duration::from_millis(200))?;
+    api.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.0",
+        "--replicas=4",
+    ])?;
+    let out = api.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])?;
+    ensure!(out.contains("successfully rolled out"), "{out}");
+    let d = get(&api, &["deployment", "web"])?.context("deployment")?;
+    ensure!(
+        d["status"]["readyReplicas"] == 4
+            && d["status"]["availableReplicas"] == 4
+            && d["status"]["updatedReplicas"] == 4
+            && d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1",
+        "{d}"
+    );
+    let table = api.ok(&["get", "deployment", "web"])?;
+    ensure!(table.contains("4/4"), "{table}");
+
+    // A new image: a rolling update to a second ReplicaSet, never below 3 available
+    // (maxUnavailable 25 % of 4 = 1) nor above 5 pods (maxSurge 25 % = 1).
+    api.ok(&["set", "image", "deployment/web", "nginx=nginx:2.0"])?;
+    let watch = std::thread::spawn({
+        let api_kc = api.kubeconfig.clone();
+        move || -> Result<usize> {
+            // Count pods at every step until the rollout is done.
+            let mut max = 0;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                let out = common::kube::kubectl_at(
+                    &api_kc,
+                    &std::env::temp_dir(),
+                    "1.32",
+                    &["get", "pods", "-l", "app=web", "-o", "name"],
+                )?;
+                let n = String::from_utf8_lossy(&out.stdout).lines().count();
+                max = max.max(n);
+                let rs = common::kube::kubectl_at(
+                    &api_kc,
+                    &std::env::temp_dir(),
+                    "1.32",
+                    &["get", "rs", "-l", "app=web", "-o", "name"],
+                )?;
+                if String::from_utf8_lossy(&rs.stdout).lines().count() == 2 && n == 4 {
+                    let d = common::kube::kubectl_at(
+                        &api_kc,
+                        &std::env::temp_dir(),
+                        "1.32",
+                        &[
+                            "get",
+                            "deployment",
+                            "web",
+                            "-o",
+                            "jsonpath={.status.updatedReplicas}/{.status.replicas}",
+                        ],
+                    )?;
+                    if String::from_utf8_lossy(&d.stdout) == "4/4" {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(max)
+        }
+    });
+    let out = api.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])?;
+    ensure!(out.contains("successfully rolled out"), "{out}");
+    let max_pods = watch
+        .join()
+        .map_err(|_| anyhow::anyhow!("watcher thread panicked"))??;
+    ensure!(
+        max_pods <= 5 + 1,
+        "at most replicas + maxSurge pods (+1 terminating seen): {max_pods}"
+    );
+    let rss = get(&api, &["rs", "-l", "app=web"])?.context("rs list")?;
+    let items = rss["items"].as_array().context("items")?;
+    ensure!(items.len() == 2, "two ReplicaSets: {rss}");
+    let history = api.ok(&["rollout", "history", "deployment/web"])?;
+    ensure!(history.contains('1') && history.contains('2'), "{history}");
+
+    // Undo: back to nginx:1.0, the old ReplicaSet becomes revision 3.
+    api.ok(&["rollout", "undo", "deployment/web"])?;
+    let out = api.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])?;
+    ensure!(out.contains("successfully rolled out"), "{out}");
+    let d = get(&api, &["deployment", "web"])?.context("deployment")?;
+    ensure!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.0"
+            && d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3",
+        "{d}"
+    );
+    let rss = get(&api, &["rs", "-l", "app=web"])?.context("rs list")?;
+    ensure!(
+        rss["items"].as_array().map(Vec::len) == Some(2),
+        "undo reuses the old ReplicaSet"
+    );
+
+    // Pause: a template change does not roll out until resumed; scaling still works.
+    api.ok(&["rollout", "pause", "deployment/web"])?;
+    api.ok(&["set", "image", "deployment/web", "nginx=nginx:3.0"])?;
+    api.ok(&["scale", "deployment/web", "--replicas=2"])?;
+    poll(WAIT, "the paused deployment to scale to 2", || {
+        let pods = live_pods(&api, "app=web").ok()?;
+        (pods.len() == 2).then_some(())
+    })
+    .with_context(|| api.logs())?;
+    let rss = get(&api, &["rs", "-l", "app=web"])?.context("rs list")?;
+    ensure!(
+        rss["items"].as_array().map(Vec::len) == Some(2),
+        "no new ReplicaSet while paused"
+    );
+    api.ok(&["rollout", "resume", "deployment/web"])?;
+    let out = api.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])?;
+    ensure!(out.contains("successfully rolled out"), "{out}");
+    let pods = live_pods(&api, "app=web")?;
+    ensure!(
+        pods.len() == 2
+            && pods
+                .iter()
+                .all(|p| p["spec"]["containers"][0]["image"] == "nginx:3.0"),
+        "{pods:?}"
+    );
+    // restart: a new ReplicaSet with the restartedAt annotation.
+    api.ok(&["rollout", "restart", "deployment/web"])?;
+    let out = api.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])?;
+    ensure!(out.contains("successfully rolled out"), "{out}");
+    poll(WAIT, "describe to show the rollout complete", || {
+        let describe = api.ok(&["describe", "deployment", "web"]).ok()?;
+        (describe.contains("ScalingReplicaSet") && describe.contains("NewReplicaSetAvailable"))
+            .then_some(())
+    })
+    .with_context(|| {
+        format!(
+            "{}\n{}\n{}",
+            api.ok(&["describe", "deployment", "web"]).unwrap_or_default(),
+            api.ok(&["get", "rs", "-o", "custom-columns=NAME:.metadata.name,SPEC:.spec.replicas,R:.status.replicas,READY:.status.readyReplicas,AV:.status.availableReplicas,OG:.status.observedGeneration,G:.metadata.generation"]).unwrap_or_default(),
+            api.ok(&["get", "pods", "-o", "wide"]).unwrap_or_default()
+        )
+    })?;
+    Ok(())
+}

@@ -55,21 +55,20 @@ fn dependency_arrows_hold() {
         !api.contains("keelson-store") && !api.contains("rocksdb"),
         "the apiserver reaches the store only through its client trait, but links {api:?}"
     );
-    let controllers = deps_of(&m, "keelson-controllers");
-    assert!(
-        !controllers.is_empty(),
-        "keelson-controllers not found in metadata"
-    );
-    for forbidden in [
-        "keelson-store",
-        "keelson-apiserver",
-        "rocksdb",
-        "etcd-client",
-    ] {
-        assert!(
-            !controllers.contains(forbidden),
-            "the controllers reach the cluster only through the API server, but link {forbidden}"
-        );
+    for role in ["keelson-controllers", "keelson-scheduler"] {
+        let deps = deps_of(&m, role);
+        assert!(!deps.is_empty(), "{role} not found in metadata");
+        for forbidden in [
+            "keelson-store",
+            "keelson-apiserver",
+            "rocksdb",
+            "etcd-client",
+        ] {
+            assert!(
+                !deps.contains(forbidden),
+                "{role} reaches the cluster only through the API server, but links {forbidden}"
+            );
+        }
     }
     let proto = deps_of(&m, "keelson-proto");
     let allowed: BTreeSet<String> = ["prost", "tonic", "tonic-prost"]

@@ -381,6 +381,8 @@ fn write_opts(q: &Query, ua: &str) -> Result<WriteOpts> {
         field_validation,
         force,
         view: None,
+        server_side: false,
+        status_subresource: false,
     })
 }
 
@@ -641,6 +643,7 @@ async fn resource(
                 name,
                 &WriteOpts {
                     field_manager: None,
+                    server_side: true,
                     ..opts
                 },
                 |pod| {

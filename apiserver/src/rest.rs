@@ -49,6 +49,13 @@ pub struct WriteOpts {
     /// The version a patch is written in, when it is not the storage version (the patch is
     /// applied to the object converted to it).
     pub view: Option<Arc<Resource>>,
+    /// A change the API server makes itself on behalf of a subresource (a pod's `binding`
+    /// sets `spec.nodeName`): the result is validated as an object, but not against the
+    /// update rules that forbid clients to change such fields.
+    pub server_side: bool,
+    /// The write goes through the `status` subresource: it never bumps the generation (as
+    /// upstream's status strategies).
+    pub status_subresource: bool,
 }
 
 /// What a write returns.
@@ -406,7 +413,12 @@ impl Rest {
         let mut causes = if res.custom {
             vec![]
         } else {
-            validation::validate(&res.group, &res.kind, obj, old)
+            validation::validate(
+                &res.group,
+                &res.kind,
+                obj,
+                if opts.server_side { None } else { old },
+            )
         };
         if res.custom {
             causes.extend(crate::crd::admit_custom(res, obj));
@@ -559,7 +571,10 @@ impl Rest {
             );
         }
         let mut warnings = self.admit(res, &mut new, Some(old), opts)?;
-        if spec_bearing(res) && validation::generation_changed(&res.kind, old, &new) {
+        if spec_bearing(res)
+            && !opts.status_subresource
+            && validation::generation_changed(&res.kind, old, &new)
+        {
             let g = meta::metadata(old)
                 .get("generation")
                 .and_then(Value::as_i64)
@@ -701,6 +716,10 @@ impl Rest {
         }
         let want_rv = meta::meta_str(&body, "resourceVersion").to_string();
         let want_uid = meta::meta_str(&body, "uid").to_string();
+        let opts = &WriteOpts {
+            status_subresource: sub == Some("status"),
+            ..opts.clone()
+        };
         let sub = sub.map(str::to_string);
         self.modify(res, ns, name, opts, |old| {
             if !want_uid.is_empty() && want_uid != meta::meta_str(old, "uid") {
@@ -744,6 +763,10 @@ impl Rest {
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml".into(),
             ));
         }
+        let opts = &WriteOpts {
+            status_subresource: sub == Some("status"),
+            ..opts.clone()
+        };
         let sub = sub.map(str::to_string);
         self.modify(res, ns, name, opts, |old| {
             let mut base = old.clone();
@@ -1296,6 +1319,25 @@ fn merge_subresource(res: &Resource, old: &Value, mut new: Value, sub: Option<&s
                 out["status"] = s.clone();
             } else if let Some(o) = out.as_object_mut() {
                 o.remove("status");
+            }
+            // As upstream's status strategies, which reset only the spec (and, for
+            // Deployments, the labels): labels and annotations written through /status are
+            // kept. The deployment controller records `deployment.kubernetes.io/revision`
+            // this way, without bumping the generation.
+            let mut fields = vec!["annotations"];
+            if !(res.group == "apps" && res.kind == "Deployment") {
+                fields.push("labels");
+            }
+            for f in fields {
+                let m = meta::metadata_mut(&mut out);
+                match new.pointer(&format!("/metadata/{f}")) {
+                    Some(v) if !v.is_null() => {
+                        m.insert(f.into(), v.clone());
+                    }
+                    _ => {
+                        m.remove(f);
+                    }
+                }
             }
             out
         }

@@ -13,9 +13,18 @@
 //!   from acting at once.
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   cascading deletion).
+//! - [`workloads`]: the ReplicaSet, ReplicationController and Deployment controllers.
+//! - [`informer`], [`workqueue`], [`expectations`], [`recorder`]: what the controllers are
+//!   built from (warm watch caches, a deduplicating queue with back-off, creation/deletion
+//!   expectations, Events).
 
+pub mod expectations;
 pub mod gc;
+pub mod informer;
 pub mod leader;
+pub mod recorder;
+pub mod workloads;
+pub mod workqueue;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -64,6 +73,19 @@ pub enum Error {
     /// A write was refused locally because this replica does not hold the lease.
     #[error("not leading: write suppressed")]
     NotLeading,
+    /// A label selector that cannot be evaluated (unknown operator, wrong number of values);
+    /// the API server's validation should have refused it.
+    #[error("invalid label selector: {0}")]
+    InvalidSelector(String),
+    /// `maxSurge` / `maxUnavailable` is neither an integer nor a percentage.
+    #[error("invalid value for IntOrString: {0}")]
+    InvalidIntOrPercent(String),
+    /// `spec.strategy.type` is neither `RollingUpdate` nor `Recreate`.
+    #[error("unexpected deployment strategy type: {0}")]
+    UnsupportedStrategy(String),
+    /// The pod template has no labels: the pod could never be matched by its controller.
+    #[error("unable to create pods, no labels")]
+    NoLabels,
     /// An ownerReference names a kind the API server does not serve (yet).
     #[error("unknown owner kind {kind} in {api_version}")]
     UnknownKind {
@@ -136,6 +158,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let gc = gc::GarbageCollector::start(client.clone(), stop_rx.clone());
+    let workloads = workloads::Workloads::start(client.clone(), stop_rx.clone());
     let (mut leadership, elector) = leader::spawn(
         kube::Api::namespaced(client.clone(), LEASE_NAMESPACE),
         LEASE_NAME.to_string(),
@@ -159,6 +182,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
             }
             () = gc.run_worker(leadership.clone()) => {
                 tracing::error!("garbage collector worker ended");
+            }
+            () = workloads.run_workers(leadership.clone()) => {
+                tracing::error!("workload controllers ended");
             }
         }
     }

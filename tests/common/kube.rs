@@ -58,13 +58,27 @@ fn spawn(cmd: &mut Command, log: &Path) -> Result<Child> {
 }
 
 impl Api {
-    /// `keelson server` with its embedded store, on fresh ports, HTTPS with the generated CA.
+    /// `keelson server` with its embedded store, on fresh ports, HTTPS with the generated CA,
+    /// and its controller manager, but no scheduler: API tests see only their own writes to
+    /// pods (a scheduler marks pending pods unschedulable, as kube-scheduler does).
     pub fn server() -> Result<Api> {
         Api::server_with(&[])
     }
 
-    /// Like [`Api::server`] with extra flags.
+    /// `keelson server` with every master role (store, API server, controller manager and
+    /// scheduler), as the README starts it.
+    pub fn full() -> Result<Api> {
+        Api::start(&[])
+    }
+
+    /// Like [`Api::server`] (no scheduler) with extra flags.
     pub fn server_with(extra: &[&str]) -> Result<Api> {
+        let mut flags = vec!["--disable-scheduler"];
+        flags.extend_from_slice(extra);
+        Api::start(&flags)
+    }
+
+    fn start(extra: &[&str]) -> Result<Api> {
         let dir = tempfile::tempdir()?;
         let (client, peer, port) = (free_port(), free_port(), free_port());
         let data = dir.path().join("data");
@@ -372,4 +386,137 @@ impl Lines {
         }
         Ok(())
     }
+}
+
+/// A stand-in for the node agents of fake nodes, for controller tests: every pod bound to a
+/// node is reported Running and Ready (after `ready_after`), and a pod in graceful deletion
+/// is removed (grace 0) as a kubelet confirms it. Runs on its own thread with a kube-rs
+/// watch until dropped.
+pub struct FakeKubelet {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeKubelet {
+    /// Start it against the server behind `kubeconfig`.
+    pub fn start(kubeconfig: &Path, ready_after: Duration) -> Result<FakeKubelet> {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("fake kubelet: no runtime: {e}");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                tokio::select! {
+                    _ = rx => {}
+                    r = fake_kubelet(kc, ready_after) => {
+                        if let Err(e) = r {
+                            eprintln!("fake kubelet failed: {e:#}");
+                        }
+                    }
+                }
+            });
+        });
+        Ok(FakeKubelet {
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for FakeKubelet {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+async fn fake_kubelet(kc: kube::config::Kubeconfig, ready_after: Duration) -> Result<()> {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{DeleteParams, Patch, PatchParams};
+    use kube::runtime::watcher::{Event, watcher};
+
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await?;
+    let client = kube::Client::try_from(config)?;
+    let all: kube::Api<Pod> = kube::Api::all(client.clone());
+    let mut stream = std::pin::pin!(watcher(all, Default::default()));
+    while let Some(ev) = stream.next().await {
+        let pod = match ev {
+            Ok(Event::Apply(p) | Event::InitApply(p)) => p,
+            Ok(_) => continue,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            continue;
+        };
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let api: kube::Api<Pod> = kube::Api::namespaced(client.clone(), &ns);
+        if pod.metadata.deletion_timestamp.is_some() {
+            let _ = api
+                .delete(&name, &DeleteParams::default().grace_period(0))
+                .await;
+            continue;
+        }
+        let ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        if ready {
+            continue;
+        }
+        let client_api = api.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ready_after).await;
+            let now = k8s_openapi::jiff::Timestamp::now();
+            let containers: Vec<serde_json::Value> = pod
+                .spec
+                .as_ref()
+                .map(|s| s.containers.iter())
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    serde_json::json!({"name": c.name, "image": c.image, "imageID": "",
+                        "ready": true, "started": true, "restartCount": 0,
+                        "state": {"running": {"startedAt": now.to_string()}}})
+                })
+                .collect();
+            let status = serde_json::json!({"status": {
+                "phase": "Running",
+                "hostIP": "10.0.0.1",
+                "podIP": "10.1.0.1",
+                "startTime": now.to_string(),
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now.to_string()},
+                    {"type": "Initialized", "status": "True", "lastTransitionTime": now.to_string()},
+                    {"type": "ContainersReady", "status": "True", "lastTransitionTime": now.to_string()},
+                    {"type": "Ready", "status": "True", "lastTransitionTime": now.to_string()},
+                ],
+                "containerStatuses": containers,
+            }});
+            let _ = client_api
+                .patch_status(&name, &PatchParams::default(), &Patch::Strategic(status))
+                .await;
+            let _ = node;
+        });
+    }
+    Ok(())
 }

@@ -1,0 +1,799 @@
+//! The workload controllers: ReplicaSet, ReplicationController and Deployment, as
+//! kube-controller-manager's.
+//!
+//! - [`podutil`], [`replicaset`], [`deployment`]: the pure plans (what to create, delete,
+//!   scale and write as status for one object, given the caches' view and the time), unit
+//!   tested without an API server.
+//! - this module: the runtime. Informers for pods, ReplicaSets, ReplicationControllers and
+//!   Deployments run on every replica (warm standbys). Each change becomes work-queue keys:
+//!   a pod → its controller (or, for an orphan, every ReplicaSet/RC of its namespace whose
+//!   selector matches, for adoption) and that controller's Deployment; a ReplicaSet → itself
+//!   and its Deployment. Workers (only while this replica leads) plan and carry the plan out,
+//!   checking [`Leadership`] before each write.
+//!
+//! # Never twice
+//! After asking for `n` pod creations or deletions a ReplicaSet waits until its informer has
+//! seen them ([`Expectations`]) before it counts pods again, so a lagging watch never makes it
+//! create or delete twice. Deletions carry a uid precondition; ownerReference patches carry
+//! the pod's uid (a recreated pod of the same name is not touched); ReplicaSet updates carry
+//! their resourceVersion, so a stale plan fails with a conflict and is planned again.
+
+pub mod deployment;
+pub mod podutil;
+pub mod replicaset;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use crate::expectations::Expectations;
+use crate::informer::{Change, Informer};
+use crate::recorder::Recorder;
+use crate::workqueue::WorkQueue;
+use crate::{Error, Leadership, Result};
+
+/// Objects reconciled at once.
+const WORKERS: usize = 5;
+/// Bound on one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every object is planned again this often even without a change (a lost event heals).
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// A work-queue key: which object to plan.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A ReplicaSet (namespace, name).
+    ReplicaSet(String, String),
+    /// A ReplicationController (namespace, name).
+    ReplicationController(String, String),
+    /// A Deployment (namespace, name).
+    Deployment(String, String),
+}
+
+/// The caches and the queue; [`Workloads::run_workers`] acts.
+pub struct Workloads {
+    client: Client,
+    pods: Arc<Informer<Pod>>,
+    rss: Arc<Informer<ReplicaSet>>,
+    rcs: Arc<Informer<ReplicationController>>,
+    deployments: Arc<Informer<Deployment>>,
+    queue: Arc<WorkQueue<Key>>,
+    expectations: Arc<Expectations<Key>>,
+}
+
+fn owner_key(ns: &str, r: &OwnerReference) -> Option<Key> {
+    let (ns, name) = (ns.to_string(), r.name.clone());
+    match (r.api_version.as_str(), r.kind.as_str()) {
+        ("apps/v1", "ReplicaSet") => Some(Key::ReplicaSet(ns, name)),
+        ("v1", "ReplicationController") => Some(Key::ReplicationController(ns, name)),
+        ("apps/v1", "Deployment") => Some(Key::Deployment(ns, name)),
+        _ => None,
+    }
+}
+
+fn controller_of<K: Resource>(o: &K) -> Option<&OwnerReference> {
+    podutil::controller_ref(o.meta())
+}
+
+fn ns_of<K: Resource>(o: &K) -> String {
+    o.meta().namespace.clone().unwrap_or_default()
+}
+
+async fn timeout<T>(
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(Error::Timeout {
+            what,
+            after: REQUEST_TIMEOUT,
+        }),
+    }
+}
+
+/// A JSON merge patch that makes `status` exactly `new`: fields set in `old` but absent
+/// from `new` (zero counts are left out, as Go's `omitempty`) are set to null, else the
+/// merge would keep their old values.
+fn status_patch<S: k8s_openapi::serde::Serialize>(old: Option<&S>, new: &S) -> serde_json::Value {
+    let mut new = serde_json::to_value(new).unwrap_or_default();
+    if let (Some(old), Some(n)) = (
+        old.and_then(|o| serde_json::to_value(o).ok()),
+        new.as_object_mut(),
+    ) && let Some(o) = old.as_object()
+    {
+        for k in o.keys() {
+            n.entry(k.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    json!({ "status": new })
+}
+
+fn is_status(e: &Error, code: u16) -> bool {
+    matches!(e, Error::Kube(kube::Error::Api(s)) if s.code == code)
+}
+
+impl Workloads {
+    /// Start the informers and the routing of their changes (until `stop` turns true).
+    pub fn start(client: Client, stop: watch::Receiver<bool>) -> Arc<Workloads> {
+        let (ptx, mut prx) = mpsc::unbounded_channel::<Change<Pod>>();
+        let (rtx, mut rrx) = mpsc::unbounded_channel::<Change<ReplicaSet>>();
+        let (ctx, mut crx) = mpsc::unbounded_channel::<Change<ReplicationController>>();
+        let (dtx, mut drx) = mpsc::unbounded_channel::<Change<Deployment>>();
+        let w = Arc::new(Workloads {
+            pods: Informer::start(Api::all(client.clone()), ptx, stop.clone()),
+            rss: Informer::start(Api::all(client.clone()), rtx, stop.clone()),
+            rcs: Informer::start(Api::all(client.clone()), ctx, stop.clone()),
+            deployments: Informer::start(Api::all(client.clone()), dtx, stop.clone()),
+            client,
+            queue: WorkQueue::new(),
+            expectations: Arc::default(),
+        });
+        let this = w.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(c) = prx.recv() => this.pod_changed(c),
+                    Some(c) = rrx.recv() => this.rs_changed(c),
+                    Some(c) = crx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            this.queue.add(Key::ReplicationController(ns_of(o.as_ref()), o.name_any()));
+                        }
+                        if c.new.is_none() && let Some(o) = &c.old {
+                            this.expectations.remove(&Key::ReplicationController(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    Some(c) = drx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            this.queue.add(Key::Deployment(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    else => return,
+                }
+            }
+        });
+        w
+    }
+
+    /// The Deployment that controls ReplicaSet `ns/name`, if cached.
+    fn deployment_of_rs(&self, ns: &str, name: &str) -> Option<Key> {
+        let rs = self.rss.get(ns, name)?;
+        controller_of(rs.as_ref()).and_then(|r| owner_key(ns, r))
+    }
+
+    fn pod_changed(&self, c: Change<Pod>) {
+        let ns = c
+            .new
+            .as_ref()
+            .or(c.old.as_ref())
+            .map(|p| ns_of(p.as_ref()))
+            .unwrap_or_default();
+        // Expectations: a creation seen, or a deletion (or the start of one) seen.
+        let new_ctrl = c
+            .new
+            .as_ref()
+            .and_then(|p| controller_of(p.as_ref()).cloned());
+        let old_ctrl = c
+            .old
+            .as_ref()
+            .and_then(|p| controller_of(p.as_ref()).cloned());
+        if c.old.is_none()
+            && let Some(k) = new_ctrl.as_ref().and_then(|r| owner_key(&ns, r))
+        {
+            self.expectations.created(&k);
+        }
+        let deleting = match (&c.old, &c.new) {
+            (Some(_), None) => true,
+            (Some(o), Some(n)) => {
+                o.metadata.deletion_timestamp.is_none() && n.metadata.deletion_timestamp.is_some()
+            }
+            _ => false,
+        };
+        if deleting && let Some(k) = old_ctrl.as_ref().and_then(|r| owner_key(&ns, r)) {
+            self.expectations.deleted(&k);
+        }
+        let mut keys = Vec::new();
+        for r in [&old_ctrl, &new_ctrl].into_iter().flatten() {
+            if let Some(k) = owner_key(&ns, r) {
+                if let Key::ReplicaSet(_, n) = &k
+                    && let Some(d) = self.deployment_of_rs(&ns, n)
+                {
+                    keys.push(d);
+                }
+                keys.push(k);
+            }
+        }
+        // An orphan may be adopted by any matching controller of its namespace.
+        if new_ctrl.is_none()
+            && let Some(p) = &c.new
+            && p.metadata.deletion_timestamp.is_none()
+        {
+            let labels = p.metadata.labels.as_ref();
+            for rs in self.rss.list(&ns) {
+                let sel = rs.spec.as_ref().map(|s| &s.selector);
+                if sel.is_some_and(|s| podutil::label_selector_matches(s, labels).unwrap_or(false))
+                {
+                    keys.push(Key::ReplicaSet(ns.clone(), rs.name_any()));
+                }
+            }
+            for rc in self.rcs.list(&ns) {
+                let sel = rc.spec.as_ref().and_then(|s| s.selector.as_ref());
+                if sel.is_some_and(|s| !s.is_empty() && podutil::map_selector_matches(s, labels)) {
+                    keys.push(Key::ReplicationController(ns.clone(), rc.name_any()));
+                }
+            }
+        }
+        for k in keys {
+            self.queue.add(k);
+        }
+    }
+
+    fn rs_changed(&self, c: Change<ReplicaSet>) {
+        for rs in [&c.old, &c.new].into_iter().flatten() {
+            let ns = ns_of(rs.as_ref());
+            self.queue.add(Key::ReplicaSet(ns.clone(), rs.name_any()));
+            match controller_of(rs.as_ref()).and_then(|r| owner_key(&ns, r)) {
+                Some(k) => self.queue.add(k),
+                None => {
+                    let labels = rs.metadata.labels.as_ref();
+                    for d in self.deployments.list(&ns) {
+                        let sel = d.spec.as_ref().map(|s| &s.selector);
+                        if sel.is_some_and(|s| {
+                            podutil::label_selector_matches(s, labels).unwrap_or(false)
+                        }) {
+                            self.queue.add(Key::Deployment(ns.clone(), d.name_any()));
+                        }
+                    }
+                }
+            }
+        }
+        if c.new.is_none()
+            && let Some(o) = &c.old
+        {
+            self.expectations
+                .remove(&Key::ReplicaSet(ns_of(o.as_ref()), o.name_any()));
+        }
+    }
+
+    /// Reconcile until the future is dropped. Waits for the informers' first lists, queues
+    /// every object (a previous leader may have stopped half-way), then follows changes.
+    pub async fn run_workers(self: &Arc<Self>, leadership: Leadership) {
+        self.pods.synced().await;
+        self.rss.synced().await;
+        self.rcs.synced().await;
+        self.deployments.synced().await;
+        let resync = {
+            let this = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    this.queue_everything();
+                    tokio::time::sleep(RESYNC).await;
+                }
+            })
+        };
+        let recorders = (
+            Recorder::new(
+                self.client.clone(),
+                "replicaset-controller",
+                leadership.clone(),
+            ),
+            Recorder::new(
+                self.client.clone(),
+                "replication-controller",
+                leadership.clone(),
+            ),
+            Recorder::new(
+                self.client.clone(),
+                "deployment-controller",
+                leadership.clone(),
+            ),
+        );
+        let this = self.clone();
+        futures::stream::unfold(this.clone(), |s| async move {
+            let k = s.queue.get().await;
+            Some((k, s))
+        })
+        .for_each_concurrent(WORKERS, |key| {
+            let this = this.clone();
+            let l = leadership.clone();
+            let rec = recorders.clone();
+            async move {
+                let res = match &key {
+                    Key::ReplicaSet(ns, n) => this.sync_rs(ns, n, &l, &rec.0).await,
+                    Key::ReplicationController(ns, n) => this.sync_rc(ns, n, &l, &rec.1).await,
+                    Key::Deployment(ns, n) => this.sync_deployment(ns, n, &l, &rec.2).await,
+                };
+                match res {
+                    Ok(requeue) => {
+                        this.queue.forget(&key);
+                        if let Some(after) = requeue {
+                            this.queue.add_after(key.clone(), after);
+                        }
+                    }
+                    Err(Error::NotLeading) => {}
+                    Err(e) => {
+                        if is_status(&e, 409) {
+                            tracing::debug!(?key, error = %e, "conflict; planning again");
+                        } else {
+                            tracing::info!(?key, error = %e, "sync failed; retrying");
+                        }
+                        this.queue.add_rate_limited(key.clone());
+                    }
+                }
+                this.queue.done(&key);
+            }
+        })
+        .await;
+        resync.abort();
+    }
+
+    fn queue_everything(&self) {
+        for rs in self.rss.all() {
+            self.queue
+                .add(Key::ReplicaSet(ns_of(rs.as_ref()), rs.name_any()));
+        }
+        for rc in self.rcs.all() {
+            self.queue.add(Key::ReplicationController(
+                ns_of(rc.as_ref()),
+                rc.name_any(),
+            ));
+        }
+        for d in self.deployments.all() {
+            self.queue
+                .add(Key::Deployment(ns_of(d.as_ref()), d.name_any()));
+        }
+    }
+
+    fn pods_of(&self, ns: &str) -> Vec<Pod> {
+        self.pods.list(ns).iter().map(|p| (**p).clone()).collect()
+    }
+
+    /// Add (or with `release`, remove) `owner` as the controller of `kind` object `name`,
+    /// which must still have `uid`.
+    async fn set_controller<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        uid: Option<String>,
+        owner: &OwnerReference,
+        release: bool,
+    ) -> Result<()>
+    where
+        K: Resource + Clone + k8s_openapi::serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let reference = if release {
+            json!({"$patch": "delete", "uid": owner.uid})
+        } else {
+            serde_json::to_value(owner).unwrap_or_default()
+        };
+        let patch = json!({"metadata": {"ownerReferences": [reference], "uid": uid}});
+        match timeout(
+            "ownerReference patch",
+            api.patch(name, &PatchParams::default(), &Patch::Strategic(patch)),
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            // Gone, or a different object now: nothing to adopt or release.
+            Err(e) if is_status(&e, 404) || is_status(&e, 409) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adopt, release, create, delete for one ReplicaSet or RC; the error message of a failed
+    /// create or delete, if any.
+    #[allow(clippy::too_many_arguments)]
+    async fn manage_pods<O>(
+        &self,
+        owner: &O,
+        key: &Key,
+        owner_ref: &OwnerReference,
+        adopt: &[String],
+        release: &[String],
+        create: i32,
+        delete: &[String],
+        new_pod: impl Fn() -> Result<Pod>,
+        leadership: &Leadership,
+        recorder: &Recorder,
+    ) -> Result<Option<(bool, String)>>
+    where
+        O: Resource<DynamicType = ()>,
+    {
+        let ns = ns_of(owner);
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        for (names, release) in [(adopt, false), (release, true)] {
+            for name in names {
+                leadership.check()?;
+                let uid = self
+                    .pods
+                    .get(&ns, name)
+                    .and_then(|p| p.metadata.uid.clone());
+                self.set_controller(&pods, name, uid, owner_ref, release)
+                    .await?;
+            }
+        }
+        if !self.expectations.satisfied(key) {
+            return Ok(None);
+        }
+        if create > 0 {
+            let pod = new_pod()?;
+            self.expectations.expect(key, i64::from(create), 0);
+            // Slow start, as upstream: 1, 2, 4, ... so a failing create fails once, not 500
+            // times.
+            let mut left = create;
+            let mut batch = 1;
+            while left > 0 {
+                let n = batch.min(left);
+                leadership.check()?;
+                let pp = PostParams::default();
+                let results = futures::future::join_all(
+                    (0..n).map(|_| timeout("pod create", pods.create(&pp, &pod))),
+                )
+                .await;
+                let mut failed = None;
+                for r in results {
+                    match r {
+                        Ok(p) => recorder.record(
+                            owner,
+                            "Normal",
+                            "SuccessfulCreate",
+                            format!("Created pod: {}", p.name_any()),
+                        ),
+                        Err(e) => {
+                            // Never seen by the informer: do not wait for it.
+                            self.expectations.created(key);
+                            failed = Some(e.to_string());
+                        }
+                    }
+                }
+                left -= n;
+                if let Some(msg) = failed {
+                    for _ in 0..left {
+                        self.expectations.created(key);
+                    }
+                    recorder.record(
+                        owner,
+                        "Warning",
+                        "FailedCreate",
+                        format!("Error creating: {msg}"),
+                    );
+                    return Ok(Some((true, msg)));
+                }
+                batch *= 2;
+            }
+        }
+        if !delete.is_empty() {
+            self.expectations.expect(key, 0, delete.len() as i64);
+            for name in delete {
+                leadership.check()?;
+                let uid = self
+                    .pods
+                    .get(&ns, name)
+                    .and_then(|p| p.metadata.uid.clone());
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid,
+                        resource_version: None,
+                    }),
+                    ..Default::default()
+                };
+                match timeout("pod delete", pods.delete(name, &dp)).await {
+                    Ok(_) => recorder.record(
+                        owner,
+                        "Normal",
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {name}"),
+                    ),
+                    Err(e) if is_status(&e, 404) || is_status(&e, 409) => {
+                        self.expectations.deleted(key);
+                    }
+                    Err(e) => {
+                        self.expectations.deleted(key);
+                        let msg = e.to_string();
+                        recorder.record(
+                            owner,
+                            "Warning",
+                            "FailedDelete",
+                            format!("Error deleting: {msg}"),
+                        );
+                        return Ok(Some((false, msg)));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn sync_rs(
+        &self,
+        ns: &str,
+        name: &str,
+        leadership: &Leadership,
+        recorder: &Recorder,
+    ) -> Result<Option<Duration>> {
+        let key = Key::ReplicaSet(ns.into(), name.into());
+        let Some(rs) = self.rss.get(ns, name) else {
+            self.expectations.remove(&key);
+            return Ok(None);
+        };
+        let was_satisfied = self.expectations.satisfied(&key);
+        let plan = replicaset::plan_replicaset(&rs, &self.pods_of(ns), Timestamp::now())?;
+        let owner_ref = replicaset::replicaset_controller_ref(&rs);
+        let failure = self
+            .manage_pods(
+                rs.as_ref(),
+                &key,
+                &owner_ref,
+                &plan.adopt,
+                &plan.release,
+                plan.create,
+                &plan.delete,
+                || replicaset::new_pod_for_replicaset(&rs),
+                leadership,
+                recorder,
+            )
+            .await?;
+        let (status, changed) = match failure {
+            Some((create, msg)) => (
+                replicaset::with_failure(
+                    plan.status.clone(),
+                    rs.status.as_ref(),
+                    if create {
+                        replicaset::ReplicaFailureReason::FailedCreate
+                    } else {
+                        replicaset::ReplicaFailureReason::FailedDelete
+                    },
+                    &msg,
+                    Timestamp::now(),
+                ),
+                true,
+            ),
+            None => (plan.status.clone(), plan.status_changed),
+        };
+        if changed && was_satisfied {
+            leadership.check()?;
+            let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), ns);
+            let patch = status_patch(rs.status.as_ref(), &status);
+            match timeout(
+                "status update",
+                api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)),
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 404) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(plan.requeue_after)
+    }
+
+    async fn sync_rc(
+        &self,
+        ns: &str,
+        name: &str,
+        leadership: &Leadership,
+        recorder: &Recorder,
+    ) -> Result<Option<Duration>> {
+        let key = Key::ReplicationController(ns.into(), name.into());
+        let Some(rc) = self.rcs.get(ns, name) else {
+            self.expectations.remove(&key);
+            return Ok(None);
+        };
+        let was_satisfied = self.expectations.satisfied(&key);
+        let plan =
+            replicaset::plan_replication_controller(&rc, &self.pods_of(ns), Timestamp::now())?;
+        let owner_ref = replicaset::rc_controller_ref(&rc);
+        let failure = self
+            .manage_pods(
+                rc.as_ref(),
+                &key,
+                &owner_ref,
+                &plan.adopt,
+                &plan.release,
+                plan.create,
+                &plan.delete,
+                || replicaset::new_pod_for_replication_controller(&rc),
+                leadership,
+                recorder,
+            )
+            .await?;
+        let (status, changed) = match failure {
+            Some((create, msg)) => (
+                replicaset::rc_with_failure(
+                    plan.status.clone(),
+                    rc.status.as_ref(),
+                    if create {
+                        replicaset::ReplicaFailureReason::FailedCreate
+                    } else {
+                        replicaset::ReplicaFailureReason::FailedDelete
+                    },
+                    &msg,
+                    Timestamp::now(),
+                ),
+                true,
+            ),
+            None => (plan.status.clone(), plan.status_changed),
+        };
+        if changed && was_satisfied {
+            leadership.check()?;
+            let api: Api<ReplicationController> = Api::namespaced(self.client.clone(), ns);
+            let patch = status_patch(rc.status.as_ref(), &status);
+            match timeout(
+                "status update",
+                api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)),
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 404) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(plan.requeue_after)
+    }
+
+    async fn sync_deployment(
+        &self,
+        ns: &str,
+        name: &str,
+        leadership: &Leadership,
+        recorder: &Recorder,
+    ) -> Result<Option<Duration>> {
+        let Some(d) = self.deployments.get(ns, name) else {
+            return Ok(None);
+        };
+        let rss: Vec<ReplicaSet> = self.rss.list(ns).iter().map(|r| (**r).clone()).collect();
+        let now = Timestamp::now();
+        let plan = deployment::plan_deployment(&d, &rss, &self.pods_of(ns), now)?;
+        let rs_api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), ns);
+        let d_api: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
+        let owner_ref = deployment::deployment_controller_ref(&d);
+        for (names, release) in [(&plan.adopt_rs, false), (&plan.release_rs, true)] {
+            for n in names {
+                leadership.check()?;
+                let uid = self.rss.get(ns, n).and_then(|r| r.metadata.uid.clone());
+                self.set_controller(&rs_api, n, uid, &owner_ref, release)
+                    .await?;
+            }
+        }
+        if let Some(new_rs) = &plan.create_rs {
+            leadership.check()?;
+            match timeout(
+                "replicaset create",
+                rs_api.create(&PostParams::default(), new_rs),
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 409) => {
+                    // Our cache is behind, or a hash collision: look at what is there.
+                    let rs_name = new_rs.name_any();
+                    let existing = timeout("replicaset get", rs_api.get_opt(&rs_name)).await?;
+                    let ours = existing.as_ref().is_some_and(|rs| {
+                        controller_of(rs).is_some_and(|r| Some(&r.uid) == d.metadata.uid.as_ref())
+                            && match (
+                                rs.spec.as_ref().and_then(|s| s.template.as_ref()),
+                                d.spec.as_ref().map(|s| &s.template),
+                            ) {
+                                (Some(a), Some(b)) => deployment::equal_ignore_hash(a, b),
+                                _ => false,
+                            }
+                    });
+                    if !ours {
+                        let count = d
+                            .status
+                            .as_ref()
+                            .and_then(|s| s.collision_count)
+                            .unwrap_or(0)
+                            .saturating_add(1);
+                        leadership.check()?;
+                        timeout(
+                            "status update",
+                            d_api.patch_status(
+                                name,
+                                &PatchParams::default(),
+                                &Patch::Merge(json!({"status": {"collisionCount": count}})),
+                            ),
+                        )
+                        .await?;
+                    }
+                    return Ok(Some(Duration::from_millis(100)));
+                }
+                Err(e) => {
+                    let (status, event) = plan.create_failed(&e.to_string(), now);
+                    recorder.record(d.as_ref(), event.type_, event.reason, event.message);
+                    leadership.check()?;
+                    timeout(
+                        "status update",
+                        d_api.patch_status(
+                            name,
+                            &PatchParams::default(),
+                            &Patch::Merge(status_patch(d.status.as_ref(), &status)),
+                        ),
+                    )
+                    .await?;
+                    return Err(e);
+                }
+            }
+        }
+        for rs in &plan.update_rs {
+            leadership.check()?;
+            timeout(
+                "replicaset update",
+                rs_api.replace(&rs.name_any(), &PostParams::default(), rs),
+            )
+            .await?;
+        }
+        for n in &plan.delete_rs {
+            leadership.check()?;
+            let uid = self.rss.get(ns, n).and_then(|r| r.metadata.uid.clone());
+            let dp = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            match timeout("replicaset delete", rs_api.delete(n, &dp)).await {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 404) || is_status(&e, 409) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(annotations) = &plan.deployment_annotations {
+            // Through /status, as upstream: annotations written there do not bump the
+            // Deployment's generation (a spec or annotation change through the main resource
+            // would).
+            leadership.check()?;
+            let mut patch: BTreeMap<String, serde_json::Value> = annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v)))
+                .collect();
+            for k in d.metadata.annotations.iter().flatten().map(|(k, _)| k) {
+                patch.entry(k.clone()).or_insert(serde_json::Value::Null);
+            }
+            timeout(
+                "deployment annotations",
+                d_api.patch_status(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"annotations": patch,
+                                                      "resourceVersion": d.metadata.resource_version}})),
+                ),
+            )
+            .await?;
+        }
+        if plan.status_changed {
+            leadership.check()?;
+            match timeout(
+                "status update",
+                d_api.patch_status(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(status_patch(d.status.as_ref(), &plan.status)),
+                ),
+            )
+            .await
+            {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 404) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for ev in &plan.events {
+            recorder.record(d.as_ref(), ev.type_, ev.reason, ev.message.clone());
+        }
+        Ok(plan.requeue_after)
+    }
+}
