@@ -806,3 +806,37 @@ async fn t87_deleting_a_pod_answers_with_the_pod() -> Result<()> {
     assert!(pods.get_opt("gone").await?.is_none());
     Ok(())
 }
+
+#[tokio::test]
+async fn t88_delete_collection_answers_with_the_deleted_objects() -> Result<()> {
+    let server = Server::server()?;
+    let client = client(&server).await?;
+    namespace(&client, "dc").await?;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "dc");
+    for (name, tier) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        let mut cm = config_map(name, &[("k", "v")]);
+        cm.metadata.labels = Some([("tier".to_string(), tier.to_string())].into());
+        cms.create(&PostParams::default(), &cm).await?;
+    }
+    // kube-rs decodes the answer as a list of ConfigMaps (a list of Status objects would not
+    // decode), as kube-apiserver sends it.
+    let out = cms
+        .delete_collection(
+            &kube::api::DeleteParams::default(),
+            &kube::api::ListParams::default().labels("tier=x"),
+        )
+        .await?;
+    let list = out.left().context("a ConfigMapList")?;
+    let mut names: Vec<String> = list.items.iter().map(|c| c.name_any()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    let left: Vec<String> = cms
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .map(|c| c.name_any())
+        .collect();
+    assert_eq!(left, ["c"]);
+    Ok(())
+}

@@ -1043,6 +1043,11 @@ impl Rest {
             let n = meta::name(item).to_string();
             let ins = meta::namespace(item).to_string();
             match self.delete(res, &ins, &n, opts, dry_run).await {
+                // A list of the objects, as upstream's DeleteCollection answers, even for
+                // kinds whose single delete answers with a Status.
+                Ok(o) if o.object.get("kind").and_then(Value::as_str) == Some("Status") => {
+                    deleted.push(item.clone())
+                }
                 Ok(o) => deleted.push(o.object),
                 Err(ApiError::NotFound(_)) => {}
                 Err(e) => return Err(e),

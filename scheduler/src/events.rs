@@ -30,6 +30,8 @@ const CONCURRENCY: usize = 16;
 const AGGREGATE_FOR: Duration = Duration::from_secs(600);
 /// Bound on one write.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How often expired aggregation entries are dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// One thing to write.
 #[derive(Debug)]
@@ -75,6 +77,7 @@ impl Recorder {
             instance,
             leadership,
             seen: Default::default(),
+            pruned: std::sync::Mutex::new(Timestamp::now()),
         };
         (Recorder { tx }, tokio::spawn(writer.run(rx)))
     }
@@ -108,6 +111,7 @@ struct Writer {
     instance: String,
     leadership: Leadership,
     seen: std::sync::Mutex<Seen>,
+    pruned: std::sync::Mutex<Timestamp>,
 }
 
 impl Writer {

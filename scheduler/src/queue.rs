@@ -17,7 +17,7 @@
 //! runtime removes a pod as soon as it sees it bound or deleted.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +92,9 @@ pub struct Queue {
     pods: HashMap<String, Info>,
     active: BinaryHeap<Ready>,
     backoff: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    /// Parked pods by when they were parked, so neither [`Queue::flush`] nor
+    /// [`Queue::move_all`] scans every queued pod (10,000 pending pods are normal).
+    parked: BTreeMap<(Instant, u64), String>,
     /// Bumped by every [`Queue::move_all`].
     moves: u64,
     seq: u64,
@@ -134,13 +137,30 @@ impl Queue {
 
     /// Pods parked as unschedulable.
     pub fn unschedulable(&self) -> usize {
-        self.pods
-            .values()
-            .filter(|i| matches!(i.place, Place::Unschedulable(_)))
-            .count()
+        self.parked.len()
+    }
+
+    /// Take `key` out of the parked set if it is there (before it moves anywhere else).
+    fn unpark(&mut self, key: &str) {
+        if let Some(info) = self.pods.get(key)
+            && let Place::Unschedulable(since) = info.place
+        {
+            self.parked.remove(&(since, info.seq));
+        }
+    }
+
+    fn park(&mut self, key: &str, now: Instant) {
+        self.seq += 1;
+        let seq = self.seq;
+        if let Some(info) = self.pods.get_mut(key) {
+            info.place = Place::Unschedulable(now);
+            info.seq = seq;
+            self.parked.insert((now, seq), key.to_string());
+        }
     }
 
     fn push_active(&mut self, key: &str) {
+        self.unpark(key);
         self.seq += 1;
         let seq = self.seq;
         if let Some(info) = self.pods.get_mut(key) {
@@ -156,6 +176,7 @@ impl Queue {
     }
 
     fn push_backoff(&mut self, key: &str, until: Instant) {
+        self.unpark(key);
         self.seq += 1;
         let seq = self.seq;
         if let Some(info) = self.pods.get_mut(key) {
@@ -196,6 +217,7 @@ impl Queue {
     /// Take `key` out of the queue (bound by someone, or deleted).
     pub fn remove(&mut self, key: &str) -> Option<Arc<Pod>> {
         // Heap entries of a removed pod are skipped when they surface.
+        self.unpark(key);
         self.pods.remove(key).map(|i| i.pod)
     }
 
@@ -214,19 +236,13 @@ impl Queue {
                 self.push_active(&key);
             }
         }
-        let stale: Vec<(String, Instant)> = self
-            .pods
-            .iter()
-            .filter_map(|(k, i)| match i.place {
-                Place::Unschedulable(since)
-                    if now.duration_since(since) >= UNSCHEDULABLE_TIMEOUT =>
-                {
-                    Some((k.clone(), since))
-                }
-                _ => None,
-            })
-            .collect();
-        for (key, since) in stale {
+        while let Some((&(since, seq), _)) = self.parked.first_key_value() {
+            if now.duration_since(since) < UNSCHEDULABLE_TIMEOUT {
+                break;
+            }
+            let Some(key) = self.parked.remove(&(since, seq)) else {
+                break;
+            };
             self.requeue(&key, since, now);
         }
     }
@@ -249,15 +265,8 @@ impl Queue {
     /// unschedulable pod, and remember the change for pods in flight.
     pub fn move_all(&mut self, now: Instant) {
         self.moves += 1;
-        let parked: Vec<(String, Instant)> = self
-            .pods
-            .iter()
-            .filter_map(|(k, i)| match i.place {
-                Place::Unschedulable(since) => Some((k.clone(), since)),
-                _ => None,
-            })
-            .collect();
-        for (key, since) in parked {
+        let parked = std::mem::take(&mut self.parked);
+        for ((since, _), key) in parked {
             self.requeue(&key, since, now);
         }
     }
@@ -294,7 +303,7 @@ impl Queue {
                 let until = now + backoff(info.attempts);
                 self.push_backoff(key, until);
             }
-            _ => info.place = Place::Unschedulable(now),
+            _ => self.park(key, now),
         }
     }
 
