@@ -768,3 +768,97 @@ fn t106_deployment_rollout_status_history_undo_pause() -> Result<()> {
     })?;
     Ok(())
 }
+
+#[test]
+fn t107_endpoints_slices_and_default_service_accounts() -> Result<()> {
+    let api = Api::full()?;
+    fake_node(&api, "n1")?;
+    let _kubelet = common::kube::FakeKubelet::start(&api.kubeconfig, Duration::from_millis(100))?;
+    // Every namespace gets its default ServiceAccount and the cluster CA.
+    api.ok(&["create", "namespace", "svc-test"])?;
+    poll(
+        WAIT,
+        "the default ServiceAccount and kube-root-ca.crt",
+        || {
+            let sa = get(&api, &["serviceaccount", "default", "-n", "svc-test"]).ok()??;
+            let cm = get(&api, &["configmap", "kube-root-ca.crt", "-n", "svc-test"]).ok()??;
+            (sa["metadata"]["name"] == "default"
+                && cm["data"]["ca.crt"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("BEGIN CERTIFICATE")))
+            .then_some(())
+        },
+    )
+    .with_context(|| api.logs())?;
+    // Three labelled pods behind pulse-service (port 80 to 8080), as in the brief.
+    for i in 0..3 {
+        api.ok(&[
+            "run",
+            &format!("pulse-{i}"),
+            "--image=nginx",
+            "--labels=app=pulse",
+            "--port=8080",
+        ])?;
+    }
+    api.ok(&[
+        "expose",
+        "pod",
+        "pulse-0",
+        "--name=pulse-service",
+        "--port=80",
+        "--target-port=8080",
+        "--selector=app=pulse",
+    ])?;
+    let ep = poll(WAIT, "Endpoints with the three ready pods", || {
+        let ep = get(&api, &["endpoints", "pulse-service"]).ok()??;
+        let addrs = ep["subsets"][0]["addresses"].as_array()?.len();
+        (addrs == 3 && ep["subsets"][0]["ports"][0]["port"] == 8080).then_some(ep)
+    })
+    .with_context(|| api.logs())?;
+    ensure!(
+        ep["subsets"][0]["addresses"][0]["targetRef"]["kind"] == "Pod",
+        "{ep}"
+    );
+    let slices = poll(WAIT, "an EndpointSlice with three ready endpoints", || {
+        let l = get(
+            &api,
+            &[
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=pulse-service",
+            ],
+        )
+        .ok()??;
+        let items = l["items"].as_array()?.clone();
+        let ready = items
+            .iter()
+            .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["conditions"]["ready"] == true)
+            .count();
+        (items.len() == 1 && ready == 3).then_some(items)
+    })
+    .with_context(|| api.logs())?;
+    ensure!(
+        slices[0]["ports"][0]["port"] == 8080 && slices[0]["addressType"] == "IPv4",
+        "{slices:?}"
+    );
+    let describe = api.ok(&["describe", "service", "pulse-service"])?;
+    ensure!(describe.contains(":8080"), "{describe}");
+    // A pod going away leaves the Endpoints.
+    api.ok(&["delete", "pod", "pulse-2", "--grace-period=0", "--force"])?;
+    poll(WAIT, "two addresses left", || {
+        let ep = get(&api, &["endpoints", "pulse-service"]).ok()??;
+        (ep["subsets"][0]["addresses"].as_array()?.len() == 2).then_some(())
+    })
+    .with_context(|| api.logs())?;
+    // The Service goes, and its Endpoints with it.
+    api.ok(&["delete", "service", "pulse-service"])?;
+    poll(WAIT, "the Endpoints to be deleted", || {
+        get(&api, &["endpoints", "pulse-service"])
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .with_context(|| api.logs())?;
+    Ok(())
+}

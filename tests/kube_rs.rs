@@ -31,6 +31,13 @@ use common::kube::Api as Server;
 /// How long any one expected event or condition may take.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// `keelson server` without the controller manager or scheduler: these tests look at the API
+/// itself, and the controllers' own objects (each namespace's `kube-root-ca.crt`) would show
+/// up in their lists.
+fn api_server() -> Result<Server> {
+    Server::server_with(&["--disable-controllers"])
+}
+
 /// A kube-rs client for `server`, from the kubeconfig it wrote (URL, CA, bearer token).
 async fn client(server: &Server) -> Result<Client> {
     let kubeconfig = Kubeconfig::read_from(&server.kubeconfig)?;
@@ -139,7 +146,7 @@ fn describe<K: ResourceExt>(ev: &Event<K>) -> (&'static str, String) {
 
 #[tokio::test]
 async fn t80_configmap_and_pod_crud_conflicts_and_patches() -> Result<()> {
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
@@ -292,7 +299,7 @@ async fn t80_configmap_and_pod_crud_conflicts_and_patches() -> Result<()> {
 
 #[tokio::test]
 async fn t81_list_pages_follow_continue_over_one_snapshot() -> Result<()> {
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     namespace(&client, "paging").await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "paging");
@@ -364,7 +371,7 @@ async fn t81_list_pages_follow_continue_over_one_snapshot() -> Result<()> {
 
 #[tokio::test]
 async fn t82_watcher_sees_changes_and_watch_resumes_from_a_version() -> Result<()> {
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     namespace(&client, "w").await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "w");
@@ -467,7 +474,7 @@ async fn t82_watcher_sees_changes_and_watch_resumes_from_a_version() -> Result<(
 async fn t83_compacted_versions_are_gone_and_the_watcher_relists() -> Result<()> {
     // A watch cache of two events per resource: older versions are read from the store,
     // where compaction removes them.
-    let server = Server::server_with(&["--watch-cache-size", "2"])?;
+    let server = Server::server_with(&["--watch-cache-size", "2", "--disable-controllers"])?;
     let client = client(&server).await?;
     namespace(&client, "gone").await?;
     namespace(&client, "churn").await?;
@@ -576,7 +583,7 @@ async fn t83_compacted_versions_are_gone_and_the_watcher_relists() -> Result<()>
 
 #[tokio::test]
 async fn t84_server_side_apply_conflicts_force_and_managed_fields() -> Result<()> {
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let applied = |data: serde_json::Value| {
@@ -687,7 +694,7 @@ where
 
 #[tokio::test]
 async fn t85_streaming_list_watcher() -> Result<()> {
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     namespace(&client, "s").await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "s");
@@ -721,7 +728,7 @@ async fn t86_metadata_only_get_list_and_watch() -> Result<()> {
     // `Api<PartialObjectMeta<K>>` and `get_metadata` ask for
     // `application/json;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1`: kube-apiserver
     // answers with only the metadata, as kind PartialObjectMetadata(List).
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     namespace(&client, "m").await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "m");
@@ -785,7 +792,7 @@ async fn t87_deleting_a_pod_answers_with_the_pod() -> Result<()> {
     // kube-apiserver's pod storage sets `ReturnDeletedObject`: DELETE answers with the Pod
     // (200, or 202 while it terminates), never a Status. Typed clients rely on it: the
     // Python client's `delete_namespaced_pod` parses the answer as a V1Pod.
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let pod: Pod = serde_json::from_value(json!({
@@ -809,7 +816,7 @@ async fn t87_deleting_a_pod_answers_with_the_pod() -> Result<()> {
 
 #[tokio::test]
 async fn t88_delete_collection_answers_with_the_deleted_objects() -> Result<()> {
-    let server = Server::server()?;
+    let server = api_server()?;
     let client = client(&server).await?;
     namespace(&client, "dc").await?;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "dc");

@@ -2,8 +2,10 @@
 //!
 //! An [`Informer`] runs a kube-runtime watcher (relists and backs off on errors) on every
 //! replica, leading or not, so a standby that takes over starts from a warm cache. Each
-//! change is applied to the cache first and then handed to the subscribers as a [`Change`]
-//! (old and new object), which is what the controllers turn into work-queue keys.
+//! change is applied to the cache first and then handed to every subscriber as a [`Change`]
+//! (old and new object), which is what the controllers turn into work-queue keys. Several
+//! controllers share one informer (one watch) per resource: subscribe with
+//! [`Informer::subscribe`] before [`Informer::run`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -29,6 +31,16 @@ type Objects<K> = HashMap<String, HashMap<String, Arc<K>>>;
 pub struct Informer<K> {
     objects: RwLock<Objects<K>>,
     synced: watch::Sender<bool>,
+    subscribers: std::sync::Mutex<Vec<mpsc::UnboundedSender<Change<K>>>>,
+}
+
+impl<K> Clone for Change<K> {
+    fn clone(&self) -> Self {
+        Change {
+            old: self.old.clone(),
+            new: self.new.clone(),
+        }
+    }
 }
 
 fn ns_name<K: Resource>(o: &K) -> (String, String) {
@@ -49,18 +61,36 @@ where
         + Sync
         + 'static,
 {
-    /// Start watching `api`; changes go to `tx` until `stop` turns true.
-    pub fn start(
-        api: Api<K>,
-        tx: mpsc::UnboundedSender<Change<K>>,
-        mut stop: watch::Receiver<bool>,
-    ) -> Arc<Informer<K>> {
+    /// A cache that is not watching yet: subscribe, then [`Informer::run`].
+    pub fn new() -> Arc<Informer<K>> {
         let (synced, _) = watch::channel(false);
-        let inf = Arc::new(Informer {
+        Arc::new(Informer {
             objects: RwLock::default(),
             synced,
-        });
-        let this = inf.clone();
+            subscribers: std::sync::Mutex::default(),
+        })
+    }
+
+    /// Every change from now on (call before [`Informer::run`] to miss none).
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Change<K>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
+
+    fn publish(&self, c: Change<K>) {
+        let subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in subs.iter() {
+            let _ = tx.send(c.clone());
+        }
+    }
+
+    /// Start watching `api` until `stop` turns true.
+    pub fn run(self: &Arc<Self>, api: Api<K>, mut stop: watch::Receiver<bool>) {
+        let this = self.clone();
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(
                 watcher::watcher(api, watcher::Config::default().page_size(1000)).default_backoff()
@@ -84,20 +114,21 @@ where
                     Some(Ok(Event::InitDone)) => {
                         let fresh = relist.take().unwrap_or_default();
                         for c in this.replace(fresh) {
-                            let _ = tx.send(c);
+                            this.publish(c);
                         }
                         this.synced.send_replace(true);
                     }
                     Some(Ok(Event::Apply(o))) => {
-                        let _ = tx.send(this.upsert(Arc::new(o)));
+                        let c = this.upsert(Arc::new(o));
+                        this.publish(c);
                     }
                     Some(Ok(Event::Delete(o))) => {
-                        let _ = tx.send(this.remove(&o));
+                        let c = this.remove(&o);
+                        this.publish(c);
                     }
                 }
             }
         });
-        inf
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Objects<K>> {

@@ -14,6 +14,8 @@
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   cascading deletion).
 //! - [`workloads`]: the ReplicaSet, ReplicationController and Deployment controllers.
+//! - [`services`]: the Endpoints and EndpointSlice controllers, and each namespace's
+//!   `default` ServiceAccount and `kube-root-ca.crt`.
 //! - [`informer`], [`workqueue`], [`expectations`], [`recorder`]: what the controllers are
 //!   built from (warm watch caches, a deduplicating queue with back-off, creation/deletion
 //!   expectations, Events).
@@ -23,6 +25,7 @@ pub mod gc;
 pub mod informer;
 pub mod leader;
 pub mod recorder;
+pub mod services;
 pub mod workloads;
 pub mod workqueue;
 
@@ -158,7 +161,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let gc = gc::GarbageCollector::start(client.clone(), stop_rx.clone());
-    let workloads = workloads::Workloads::start(client.clone(), stop_rx.clone());
+    // One watch per resource, shared by the controllers that need it.
+    let pods = informer::Informer::new();
+    let workloads = workloads::Workloads::start(client.clone(), &pods, stop_rx.clone());
+    let ca_pem = config
+        .kubeconfig
+        .as_deref()
+        .and_then(|p| Kubeconfig::read_from(p).ok())
+        .and_then(|kc| services::ca_pem_of(&kc));
+    let services = services::Services::start(client.clone(), &pods, ca_pem, stop_rx.clone());
+    pods.run(kube::Api::all(client.clone()), stop_rx.clone());
     let (mut leadership, elector) = leader::spawn(
         kube::Api::namespaced(client.clone(), LEASE_NAMESPACE),
         LEASE_NAME.to_string(),
@@ -185,6 +197,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
             }
             () = workloads.run_workers(leadership.clone()) => {
                 tracing::error!("workload controllers ended");
+            }
+            () = services.run_workers(leadership.clone()) => {
+                tracing::error!("service controllers ended");
             }
         }
     }

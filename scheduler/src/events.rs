@@ -179,12 +179,21 @@ impl Writer {
         let key = (ns.clone(), pod.name_any(), reason, message.clone());
         let repeat = {
             let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.retain(|_, (_, _, at)| now.duration_since(*at).unsigned_abs() < AGGREGATE_FOR);
-            seen.get_mut(&key).map(|e| {
-                e.1 += 1;
-                e.2 = now;
-                (e.0.clone(), e.1)
-            })
+            // Prune old entries at most every minute, not on every Event (10,000 pods
+            // scheduled in a burst are 10,000 entries).
+            let mut pruned = self.pruned.lock().unwrap_or_else(|e| e.into_inner());
+            if now.duration_since(*pruned).unsigned_abs() > PRUNE_EVERY {
+                seen.retain(|_, (_, _, at)| now.duration_since(*at).unsigned_abs() < AGGREGATE_FOR);
+                *pruned = now;
+            }
+            drop(pruned);
+            seen.get_mut(&key)
+                .filter(|e| now.duration_since(e.2).unsigned_abs() < AGGREGATE_FOR)
+                .map(|e| {
+                    e.1 += 1;
+                    e.2 = now;
+                    (e.0.clone(), e.1)
+                })
         };
         if let Some((name, count)) = repeat {
             let patch = json!({"count": count, "lastTimestamp": Time(now)});

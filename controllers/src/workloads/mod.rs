@@ -34,7 +34,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::expectations::Expectations;
 use crate::informer::{Change, Informer};
@@ -124,17 +124,28 @@ fn is_status(e: &Error, code: u16) -> bool {
 }
 
 impl Workloads {
-    /// Start the informers and the routing of their changes (until `stop` turns true).
-    pub fn start(client: Client, stop: watch::Receiver<bool>) -> Arc<Workloads> {
-        let (ptx, mut prx) = mpsc::unbounded_channel::<Change<Pod>>();
-        let (rtx, mut rrx) = mpsc::unbounded_channel::<Change<ReplicaSet>>();
-        let (ctx, mut crx) = mpsc::unbounded_channel::<Change<ReplicationController>>();
-        let (dtx, mut drx) = mpsc::unbounded_channel::<Change<Deployment>>();
+    /// Start the informers it does not share (ReplicaSets, RCs, Deployments) and the routing
+    /// of changes (until `stop` turns true); `pods` is shared and run by the caller.
+    pub fn start(
+        client: Client,
+        pods: &Arc<Informer<Pod>>,
+        stop: watch::Receiver<bool>,
+    ) -> Arc<Workloads> {
+        let mut prx = pods.subscribe();
+        let rss = Informer::new();
+        let mut rrx = rss.subscribe();
+        rss.run(Api::all(client.clone()), stop.clone());
+        let rcs = Informer::new();
+        let mut crx = rcs.subscribe();
+        rcs.run(Api::all(client.clone()), stop.clone());
+        let deployments = Informer::new();
+        let mut drx = deployments.subscribe();
+        deployments.run(Api::all(client.clone()), stop.clone());
         let w = Arc::new(Workloads {
-            pods: Informer::start(Api::all(client.clone()), ptx, stop.clone()),
-            rss: Informer::start(Api::all(client.clone()), rtx, stop.clone()),
-            rcs: Informer::start(Api::all(client.clone()), ctx, stop.clone()),
-            deployments: Informer::start(Api::all(client.clone()), dtx, stop.clone()),
+            pods: pods.clone(),
+            rss,
+            rcs,
+            deployments,
             client,
             queue: WorkQueue::new(),
             expectations: Arc::default(),
