@@ -862,3 +862,86 @@ fn t107_endpoints_slices_and_default_service_accounts() -> Result<()> {
     .with_context(|| api.logs())?;
     Ok(())
 }
+
+#[test]
+fn t108_jobs_run_to_completion_and_cronjobs_create_jobs() -> Result<()> {
+    let api = Api::full()?;
+    fake_node(&api, "n1")?;
+    let _kubelet = common::kube::FakeKubelet::start(&api.kubeconfig, Duration::from_millis(100))?;
+    // A CronJob every minute: its first Job comes at the next minute boundary.
+    api.ok(&[
+        "create",
+        "cronjob",
+        "tick",
+        "--image=busybox",
+        "--schedule=* * * * *",
+        "--",
+        "date",
+    ])?;
+    // A Job of 3 completions, 2 at a time.
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch"},
+        "spec": {"completions": 3, "parallelism": 2,
+                 "template": {"spec": {"restartPolicy": "Never",
+                     "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}},
+    });
+    api.ok_stdin(&["create", "-f", "-"], &job.to_string())?;
+    let out = api.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/batch",
+        "--timeout=60s",
+    ])?;
+    ensure!(out.contains("condition met"), "{out}");
+    let j = get(&api, &["job", "batch"])?.context("job")?;
+    ensure!(
+        j["status"]["succeeded"] == 3
+            && j["status"]["startTime"].is_string()
+            && j["status"]["completionTime"].is_string(),
+        "{j}"
+    );
+    let table = api.ok(&["get", "job", "batch"])?;
+    ensure!(table.contains("3/3"), "{table}");
+    // Counted pods lose the tracking finalizer.
+    poll(
+        WAIT,
+        "the job's pods to lose their tracking finalizer",
+        || {
+            let l = get(&api, &["pods", "-l", "job-name=batch"]).ok()??;
+            let items = l["items"].as_array()?.clone();
+            (items.len() == 3
+                && items.iter().all(|p| {
+                    p["metadata"]["finalizers"]
+                        .as_array()
+                        .is_none_or(|f| f.iter().all(|f| f != "batch.kubernetes.io/job-tracking"))
+                }))
+            .then_some(())
+        },
+    )
+    .with_context(|| api.logs())?;
+    // The CronJob's first Job, owned by it and listed as active or last scheduled.
+    let cj_job = poll(
+        Duration::from_secs(90),
+        "the CronJob to create a Job",
+        || {
+            let l = get(&api, &["jobs"]).ok()??;
+            l["items"].as_array()?.iter().find_map(|j| {
+                let owner = &j["metadata"]["ownerReferences"][0];
+                (owner["kind"] == "CronJob" && owner["name"] == "tick").then(|| {
+                    j["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+            })
+        },
+    )
+    .with_context(|| api.logs())?;
+    ensure!(cj_job.starts_with("tick-"), "{cj_job}");
+    poll(WAIT, "the CronJob's lastScheduleTime", || {
+        let cj = get(&api, &["cronjob", "tick"]).ok()??;
+        cj["status"]["lastScheduleTime"].is_string().then_some(())
+    })
+    .with_context(|| api.logs())?;
+    Ok(())
+}

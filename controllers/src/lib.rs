@@ -89,6 +89,15 @@ pub enum Error {
     /// The pod template has no labels: the pod could never be matched by its controller.
     #[error("unable to create pods, no labels")]
     NoLabels,
+    /// A CronJob schedule that cannot be parsed.
+    #[error("unparseable schedule: {0}")]
+    InvalidSchedule(String),
+    /// A CronJob `timeZone` that is not in the time zone database.
+    #[error("unknown time zone {0}")]
+    UnknownTimeZone(String),
+    /// A ControllerRevision whose data holds no readable `spec.template`.
+    #[error("invalid controller revision: {0}")]
+    InvalidRevision(String),
     /// An ownerReference names a kind the API server does not serve (yet).
     #[error("unknown owner kind {kind} in {api_version}")]
     UnknownKind {

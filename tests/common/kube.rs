@@ -389,8 +389,9 @@ impl Lines {
 }
 
 /// A stand-in for the node agents of fake nodes, for controller tests: every pod bound to a
-/// node is reported Running and Ready (after `ready_after`), and a pod in graceful deletion
-/// is removed (grace 0) as a kubelet confirms it. Runs on its own thread with a kube-rs
+/// node is reported Running and Ready (after `ready_after`) — or, for a pod a Job owns,
+/// Succeeded with exit code 0 — and a pod in graceful deletion is removed (grace 0) as a
+/// kubelet confirms it. Runs on its own thread with a kube-rs
 /// watch until dropped.
 pub struct FakeKubelet {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -480,7 +481,18 @@ async fn fake_kubelet(kc: kube::config::Kubeconfig, ready_after: Duration) -> Re
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        if ready {
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        let job_pod = pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.kind == "Job");
+        if (ready && !job_pod) || phase == "Succeeded" {
             continue;
         }
         let client_api = api.clone();
@@ -499,19 +511,46 @@ async fn fake_kubelet(kc: kube::config::Kubeconfig, ready_after: Duration) -> Re
                         "state": {"running": {"startedAt": now.to_string()}}})
                 })
                 .collect();
-            let status = serde_json::json!({"status": {
-                "phase": "Running",
-                "hostIP": "10.0.0.1",
-                "podIP": "10.1.0.1",
-                "startTime": now.to_string(),
-                "conditions": [
-                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": now.to_string()},
-                    {"type": "Initialized", "status": "True", "lastTransitionTime": now.to_string()},
-                    {"type": "ContainersReady", "status": "True", "lastTransitionTime": now.to_string()},
-                    {"type": "Ready", "status": "True", "lastTransitionTime": now.to_string()},
-                ],
-                "containerStatuses": containers,
-            }});
+            let status = if job_pod {
+                let done: Vec<serde_json::Value> = pod
+                    .spec
+                    .as_ref()
+                    .map(|s| s.containers.iter())
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        serde_json::json!({"name": c.name, "image": c.image, "imageID": "",
+                            "ready": false, "started": false, "restartCount": 0,
+                            "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                "startedAt": now.to_string(), "finishedAt": now.to_string()}}})
+                    })
+                    .collect();
+                serde_json::json!({"status": {
+                    "phase": "Succeeded",
+                    "hostIP": "10.0.0.1",
+                    "podIP": "10.1.0.1",
+                    "startTime": now.to_string(),
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now.to_string()},
+                        {"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now.to_string()},
+                    ],
+                    "containerStatuses": done,
+                }})
+            } else {
+                serde_json::json!({"status": {
+                    "phase": "Running",
+                    "hostIP": "10.0.0.1",
+                    "podIP": "10.1.0.1",
+                    "startTime": now.to_string(),
+                    "conditions": [
+                        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now.to_string()},
+                        {"type": "Initialized", "status": "True", "lastTransitionTime": now.to_string()},
+                        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now.to_string()},
+                        {"type": "Ready", "status": "True", "lastTransitionTime": now.to_string()},
+                    ],
+                    "containerStatuses": containers,
+                }})
+            };
             let _ = client_api
                 .patch_status(&name, &PatchParams::default(), &Patch::Strategic(status))
                 .await;

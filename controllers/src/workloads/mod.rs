@@ -1,7 +1,7 @@
-//! The workload controllers: ReplicaSet, ReplicationController and Deployment, as
-//! kube-controller-manager's.
+//! The workload controllers: ReplicaSet, ReplicationController, Deployment, Job and CronJob,
+//! as kube-controller-manager's.
 //!
-//! - [`podutil`], [`replicaset`], [`deployment`]: the pure plans (what to create, delete,
+//! - [`podutil`], [`replicaset`], [`deployment`], [`job`], [`cronjob`]: the pure plans (what to create, delete,
 //!   scale and write as status for one object, given the caches' view and the time), unit
 //!   tested without an API server.
 //! - this module: the runtime. Informers for pods, ReplicaSets, ReplicationControllers and
@@ -18,7 +18,10 @@
 //! the pod's uid (a recreated pod of the same name is not touched); ReplicaSet updates carry
 //! their resourceVersion, so a stale plan fails with a conflict and is planned again.
 
+mod batch;
+pub mod cronjob;
 pub mod deployment;
+pub mod job;
 pub mod podutil;
 pub mod replicaset;
 
@@ -28,6 +31,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
@@ -58,6 +62,10 @@ pub enum Key {
     ReplicationController(String, String),
     /// A Deployment (namespace, name).
     Deployment(String, String),
+    /// A Job (namespace, name).
+    Job(String, String),
+    /// A CronJob (namespace, name).
+    CronJob(String, String),
 }
 
 /// The caches and the queue; [`Workloads::run_workers`] acts.
@@ -67,6 +75,8 @@ pub struct Workloads {
     rss: Arc<Informer<ReplicaSet>>,
     rcs: Arc<Informer<ReplicationController>>,
     deployments: Arc<Informer<Deployment>>,
+    jobs: Arc<Informer<Job>>,
+    cronjobs: Arc<Informer<CronJob>>,
     queue: Arc<WorkQueue<Key>>,
     expectations: Arc<Expectations<Key>>,
 }
@@ -77,6 +87,8 @@ fn owner_key(ns: &str, r: &OwnerReference) -> Option<Key> {
         ("apps/v1", "ReplicaSet") => Some(Key::ReplicaSet(ns, name)),
         ("v1", "ReplicationController") => Some(Key::ReplicationController(ns, name)),
         ("apps/v1", "Deployment") => Some(Key::Deployment(ns, name)),
+        ("batch/v1", "Job") => Some(Key::Job(ns, name)),
+        ("batch/v1", "CronJob") => Some(Key::CronJob(ns, name)),
         _ => None,
     }
 }
@@ -141,11 +153,19 @@ impl Workloads {
         let deployments = Informer::new();
         let mut drx = deployments.subscribe();
         deployments.run(Api::all(client.clone()), stop.clone());
+        let jobs = Informer::new();
+        let mut jrx = jobs.subscribe();
+        jobs.run(Api::all(client.clone()), stop.clone());
+        let cronjobs = Informer::new();
+        let mut cjrx = cronjobs.subscribe();
+        cronjobs.run(Api::all(client.clone()), stop.clone());
         let w = Arc::new(Workloads {
             pods: pods.clone(),
             rss,
             rcs,
             deployments,
+            jobs,
+            cronjobs,
             client,
             queue: WorkQueue::new(),
             expectations: Arc::default(),
@@ -167,6 +187,23 @@ impl Workloads {
                     Some(c) = drx.recv() => {
                         for o in [&c.old, &c.new].into_iter().flatten() {
                             this.queue.add(Key::Deployment(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    Some(c) = jrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            let ns = ns_of(o.as_ref());
+                            this.queue.add(Key::Job(ns.clone(), o.name_any()));
+                            if let Some(k) = controller_of(o.as_ref()).and_then(|r| owner_key(&ns, r)) {
+                                this.queue.add(k);
+                            }
+                        }
+                        if c.new.is_none() && let Some(o) = &c.old {
+                            this.expectations.remove(&Key::Job(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    Some(c) = cjrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            this.queue.add(Key::CronJob(ns_of(o.as_ref()), o.name_any()));
                         }
                     }
                     else => return,
@@ -283,6 +320,8 @@ impl Workloads {
         self.rss.synced().await;
         self.rcs.synced().await;
         self.deployments.synced().await;
+        self.jobs.synced().await;
+        self.cronjobs.synced().await;
         let resync = {
             let this = self.clone();
             tokio::spawn(async move {
@@ -308,6 +347,12 @@ impl Workloads {
                 "deployment-controller",
                 leadership.clone(),
             ),
+            Recorder::new(self.client.clone(), "job-controller", leadership.clone()),
+            Recorder::new(
+                self.client.clone(),
+                "cronjob-controller",
+                leadership.clone(),
+            ),
         );
         let this = self.clone();
         futures::stream::unfold(this.clone(), |s| async move {
@@ -323,6 +368,8 @@ impl Workloads {
                     Key::ReplicaSet(ns, n) => this.sync_rs(ns, n, &l, &rec.0).await,
                     Key::ReplicationController(ns, n) => this.sync_rc(ns, n, &l, &rec.1).await,
                     Key::Deployment(ns, n) => this.sync_deployment(ns, n, &l, &rec.2).await,
+                    Key::Job(ns, n) => this.sync_job(ns, n, &l, &rec.3).await,
+                    Key::CronJob(ns, n) => this.sync_cronjob(ns, n, &l, &rec.4).await,
                 };
                 match res {
                     Ok(requeue) => {
@@ -362,6 +409,13 @@ impl Workloads {
         for d in self.deployments.all() {
             self.queue
                 .add(Key::Deployment(ns_of(d.as_ref()), d.name_any()));
+        }
+        for j in self.jobs.all() {
+            self.queue.add(Key::Job(ns_of(j.as_ref()), j.name_any()));
+        }
+        for c in self.cronjobs.all() {
+            self.queue
+                .add(Key::CronJob(ns_of(c.as_ref()), c.name_any()));
         }
     }
 
