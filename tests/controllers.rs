@@ -945,3 +945,116 @@ fn t108_jobs_run_to_completion_and_cronjobs_create_jobs() -> Result<()> {
     .with_context(|| api.logs())?;
     Ok(())
 }
+
+#[test]
+fn t109_statefulsets_and_daemonsets() -> Result<()> {
+    let api = Api::full()?;
+    fake_node(&api, "n1")?;
+    fake_node(&api, "n2")?;
+    let _kubelet = common::kube::FakeKubelet::start(&api.kubeconfig, Duration::from_millis(100))?;
+    // With a claim template: db-0's claim is created before it; with no volume provisioner
+    // here the claim stays unbound, so db-0 cannot be scheduled and, OrderedReady, db-1 is
+    // not created.
+    let db = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"replicas": 2, "serviceName": "db",
+                 "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "c", "image": "postgres:16"}]}},
+                 "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                     "spec": {"accessModes": ["ReadWriteOnce"],
+                              "resources": {"requests": {"storage": "1Gi"}}}}]},
+    });
+    api.ok_stdin(&["create", "-f", "-"], &db.to_string())?;
+    poll(WAIT, "db-0 and its claim", || {
+        let pvc = get(&api, &["pvc", "data-db-0"]).ok()??;
+        let pod = get(&api, &["pod", "db-0"]).ok()??;
+        (pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
+            && pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "data-db-0")
+            .then_some(())
+    })
+    .with_context(|| api.logs())?;
+    let msg = poll(WAIT, "db-0 reported unschedulable", || {
+        let pod = get(&api, &["pod", "db-0"]).ok()??;
+        let c = pod["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "PodScheduled")?
+            .clone();
+        c["message"].as_str().map(str::to_string)
+    })
+    .with_context(|| api.logs())?;
+    ensure!(
+        msg.contains("unbound immediate PersistentVolumeClaims"),
+        "{msg}"
+    );
+    ensure!(
+        get(&api, &["pod", "db-1"])?.is_none(),
+        "OrderedReady: db-1 waits for db-0"
+    );
+
+    // Without claims: three pods in order, then a scale-down from the highest ordinal.
+    let web = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "serviceName": "web",
+                 "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+    });
+    api.ok_stdin(&["create", "-f", "-"], &web.to_string())?;
+    let out = api.ok(&["rollout", "status", "statefulset/web", "--timeout=60s"])?;
+    ensure!(
+        out.contains("roll out complete") || out.contains("rolling update complete"),
+        "{out}"
+    );
+    let pods = live_pods(&api, "app=web")?;
+    let mut names: Vec<&str> = pods
+        .iter()
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .collect();
+    names.sort();
+    ensure!(names == ["web-0", "web-1", "web-2"], "{names:?}");
+    ensure!(
+        pods.iter().all(
+            |p| p["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"]
+                == p["metadata"]["name"]
+        ),
+        "{pods:?}"
+    );
+    api.ok(&["scale", "statefulset", "web", "--replicas=1"])?;
+    poll(WAIT, "web-1 and web-2 to go", || {
+        let pods = live_pods(&api, "app=web").ok()?;
+        (pods.len() == 1 && pods[0]["metadata"]["name"] == "web-0").then_some(())
+    })
+    .with_context(|| api.logs())?;
+
+    // A DaemonSet: one pod per schedulable node, and one more when a node joins.
+    let ds = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                 "template": {"metadata": {"labels": {"app": "agent"}},
+                              "spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+    });
+    api.ok_stdin(&["create", "-f", "-"], &ds.to_string())?;
+    let out = api.ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"])?;
+    ensure!(out.contains("successfully rolled out"), "{out}");
+    let on_nodes = |n: usize| -> Option<()> {
+        let pods = live_pods(&api, "app=agent").ok()?;
+        let mut nodes: Vec<String> = pods
+            .iter()
+            .filter_map(|p| p["spec"]["nodeName"].as_str().map(str::to_string))
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        (pods.len() == n && nodes.len() == n).then_some(())
+    };
+    poll(WAIT, "one agent pod on each of 2 nodes", || on_nodes(2)).with_context(|| api.logs())?;
+    fake_node(&api, "n3")?;
+    poll(WAIT, "an agent pod on the new node", || on_nodes(3)).with_context(|| api.logs())?;
+    let d = get(&api, &["daemonset", "agent"])?.context("ds")?;
+    ensure!(
+        d["status"]["desiredNumberScheduled"].as_i64() >= Some(2),
+        "{d}"
+    );
+    Ok(())
+}

@@ -172,14 +172,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> R
     let gc = gc::GarbageCollector::start(client.clone(), stop_rx.clone());
     // One watch per resource, shared by the controllers that need it.
     let pods = informer::Informer::new();
-    let workloads = workloads::Workloads::start(client.clone(), &pods, stop_rx.clone());
+    let nodes = informer::Informer::new();
+    let workloads = workloads::Workloads::start(client.clone(), &pods, &nodes, stop_rx.clone());
     let ca_pem = config
         .kubeconfig
         .as_deref()
         .and_then(|p| Kubeconfig::read_from(p).ok())
         .and_then(|kc| services::ca_pem_of(&kc));
-    let services = services::Services::start(client.clone(), &pods, ca_pem, stop_rx.clone());
+    let services =
+        services::Services::start(client.clone(), &pods, &nodes, ca_pem, stop_rx.clone());
     pods.run(kube::Api::all(client.clone()), stop_rx.clone());
+    nodes.run(kube::Api::all(client.clone()), stop_rx.clone());
     let (mut leadership, elector) = leader::spawn(
         kube::Api::namespaced(client.clone(), LEASE_NAMESPACE),
         LEASE_NAME.to_string(),

@@ -114,11 +114,12 @@ fn rv_of<K: kube::Resource>(o: &K) -> u64 {
 }
 
 impl Services {
-    /// Start the informers it owns and the routing of changes; `pods` is shared and run by
-    /// the caller.
+    /// Start the informers it owns and the routing of changes; `pods` and `nodes` are
+    /// shared and run by the caller.
     pub fn start(
         client: Client,
         pods: &Arc<Informer<Pod>>,
+        nodes: &Arc<Informer<Node>>,
         ca_pem: Option<String>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Services> {
@@ -129,7 +130,6 @@ impl Services {
         let mut ep_rx = endpoints.subscribe();
         let slices = Informer::new();
         let mut sl_rx = slices.subscribe();
-        let nodes = Informer::new();
         let namespaces = Informer::new();
         let mut ns_rx = namespaces.subscribe();
         let service_accounts = Informer::new();
@@ -139,7 +139,6 @@ impl Services {
         services.run(Api::all(client.clone()), stop.clone());
         endpoints.run(Api::all(client.clone()), stop.clone());
         slices.run(Api::all(client.clone()), stop.clone());
-        nodes.run(Api::all(client.clone()), stop.clone());
         namespaces.run(Api::all(client.clone()), stop.clone());
         service_accounts.run(Api::all(client.clone()), stop.clone());
         config_maps.run(Api::all(client.clone()), stop.clone());
@@ -149,7 +148,7 @@ impl Services {
             services,
             endpoints,
             slices,
-            nodes,
+            nodes: nodes.clone(),
             namespaces,
             service_accounts,
             config_maps,

@@ -1,7 +1,8 @@
-//! The workload controllers: ReplicaSet, ReplicationController, Deployment, Job and CronJob,
-//! as kube-controller-manager's.
+//! The workload controllers: ReplicaSet, ReplicationController, Deployment, StatefulSet,
+//! DaemonSet, Job and CronJob, as kube-controller-manager's.
 //!
-//! - [`podutil`], [`replicaset`], [`deployment`], [`job`], [`cronjob`]: the pure plans (what to create, delete,
+//! - [`podutil`], [`replicaset`], [`deployment`], [`statefulset`], [`daemonset`],
+//!   [`history`] (ControllerRevisions), [`job`], [`cronjob`]: the pure plans (what to create, delete,
 //!   scale and write as status for one object, given the caches' view and the time), unit
 //!   tested without an API server.
 //! - this module: the runtime. Informers for pods, ReplicaSets, ReplicationControllers and
@@ -20,19 +21,25 @@
 
 mod batch;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
+pub mod history;
 pub mod job;
 pub mod podutil;
 pub mod replicaset;
+mod sets;
+pub mod statefulset;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ReplicationController};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -66,6 +73,10 @@ pub enum Key {
     Job(String, String),
     /// A CronJob (namespace, name).
     CronJob(String, String),
+    /// A StatefulSet (namespace, name).
+    StatefulSet(String, String),
+    /// A DaemonSet (namespace, name).
+    DaemonSet(String, String),
 }
 
 /// The caches and the queue; [`Workloads::run_workers`] acts.
@@ -77,6 +88,13 @@ pub struct Workloads {
     deployments: Arc<Informer<Deployment>>,
     jobs: Arc<Informer<Job>>,
     cronjobs: Arc<Informer<CronJob>>,
+    statefulsets: Arc<Informer<StatefulSet>>,
+    daemonsets: Arc<Informer<DaemonSet>>,
+    revisions: Arc<Informer<ControllerRevision>>,
+    pvcs: Arc<Informer<PersistentVolumeClaim>>,
+    nodes: Arc<Informer<Node>>,
+    /// Failed-pod back-off of the DaemonSet controller (per node and DaemonSet).
+    ds_backoff: std::sync::Mutex<daemonset::FailedPodBackoff>,
     queue: Arc<WorkQueue<Key>>,
     expectations: Arc<Expectations<Key>>,
 }
@@ -89,6 +107,8 @@ fn owner_key(ns: &str, r: &OwnerReference) -> Option<Key> {
         ("apps/v1", "Deployment") => Some(Key::Deployment(ns, name)),
         ("batch/v1", "Job") => Some(Key::Job(ns, name)),
         ("batch/v1", "CronJob") => Some(Key::CronJob(ns, name)),
+        ("apps/v1", "StatefulSet") => Some(Key::StatefulSet(ns, name)),
+        ("apps/v1", "DaemonSet") => Some(Key::DaemonSet(ns, name)),
         _ => None,
     }
 }
@@ -141,9 +161,23 @@ impl Workloads {
     pub fn start(
         client: Client,
         pods: &Arc<Informer<Pod>>,
+        nodes: &Arc<Informer<Node>>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Workloads> {
         let mut prx = pods.subscribe();
+        let mut nrx = nodes.subscribe();
+        let statefulsets = Informer::new();
+        let mut ssrx = statefulsets.subscribe();
+        statefulsets.run(Api::all(client.clone()), stop.clone());
+        let daemonsets = Informer::new();
+        let mut dsrx = daemonsets.subscribe();
+        daemonsets.run(Api::all(client.clone()), stop.clone());
+        let revisions = Informer::new();
+        let mut revrx = revisions.subscribe();
+        revisions.run(Api::all(client.clone()), stop.clone());
+        let pvcs = Informer::new();
+        let mut pvcrx = pvcs.subscribe();
+        pvcs.run(Api::all(client.clone()), stop.clone());
         let rss = Informer::new();
         let mut rrx = rss.subscribe();
         rss.run(Api::all(client.clone()), stop.clone());
@@ -166,6 +200,12 @@ impl Workloads {
             deployments,
             jobs,
             cronjobs,
+            statefulsets,
+            daemonsets,
+            revisions,
+            pvcs,
+            nodes: nodes.clone(),
+            ds_backoff: std::sync::Mutex::default(),
             client,
             queue: WorkQueue::new(),
             expectations: Arc::default(),
@@ -204,6 +244,52 @@ impl Workloads {
                     Some(c) = cjrx.recv() => {
                         for o in [&c.old, &c.new].into_iter().flatten() {
                             this.queue.add(Key::CronJob(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    Some(c) = ssrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            this.queue.add(Key::StatefulSet(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    Some(c) = dsrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            this.queue.add(Key::DaemonSet(ns_of(o.as_ref()), o.name_any()));
+                        }
+                        if c.new.is_none() && let Some(o) = &c.old {
+                            this.expectations.remove(&Key::DaemonSet(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
+                    Some(c) = revrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            let ns = ns_of(o.as_ref());
+                            if let Some(k) = controller_of(o.as_ref()).and_then(|r| owner_key(&ns, r)) {
+                                this.queue.add(k);
+                            }
+                        }
+                    }
+                    Some(c) = pvcrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            let ns = ns_of(o.as_ref());
+                            for r in o.metadata.owner_references.iter().flatten() {
+                                if let Some(k) = owner_key(&ns, r) {
+                                    this.queue.add(k);
+                                }
+                            }
+                        }
+                    }
+                    Some(c) = nrx.recv() => {
+                        // A node added, gone, or whose labels, taints or schedulability
+                        // changed: every DaemonSet looks again (heartbeats do not count).
+                        let relevant = match (&c.old, &c.new) {
+                            (Some(o), Some(n)) => {
+                                o.metadata.labels != n.metadata.labels || o.spec != n.spec
+                            }
+                            _ => true,
+                        };
+                        if relevant {
+                            for ds in this.daemonsets.all() {
+                                this.queue.add(Key::DaemonSet(ns_of(ds.as_ref()), ds.name_any()));
+                            }
                         }
                     }
                     else => return,
@@ -274,6 +360,20 @@ impl Workloads {
                     keys.push(Key::ReplicaSet(ns.clone(), rs.name_any()));
                 }
             }
+            for set in self.statefulsets.list(&ns) {
+                let sel = set.spec.as_ref().map(|s| &s.selector);
+                if sel.is_some_and(|s| podutil::label_selector_matches(s, labels).unwrap_or(false))
+                {
+                    keys.push(Key::StatefulSet(ns.clone(), set.name_any()));
+                }
+            }
+            for ds in self.daemonsets.list(&ns) {
+                let sel = ds.spec.as_ref().map(|s| &s.selector);
+                if sel.is_some_and(|s| podutil::label_selector_matches(s, labels).unwrap_or(false))
+                {
+                    keys.push(Key::DaemonSet(ns.clone(), ds.name_any()));
+                }
+            }
             for rc in self.rcs.list(&ns) {
                 let sel = rc.spec.as_ref().and_then(|s| s.selector.as_ref());
                 if sel.is_some_and(|s| !s.is_empty() && podutil::map_selector_matches(s, labels)) {
@@ -322,6 +422,11 @@ impl Workloads {
         self.deployments.synced().await;
         self.jobs.synced().await;
         self.cronjobs.synced().await;
+        self.statefulsets.synced().await;
+        self.daemonsets.synced().await;
+        self.revisions.synced().await;
+        self.pvcs.synced().await;
+        self.nodes.synced().await;
         let resync = {
             let this = self.clone();
             tokio::spawn(async move {
@@ -353,6 +458,16 @@ impl Workloads {
                 "cronjob-controller",
                 leadership.clone(),
             ),
+            Recorder::new(
+                self.client.clone(),
+                "statefulset-controller",
+                leadership.clone(),
+            ),
+            Recorder::new(
+                self.client.clone(),
+                "daemonset-controller",
+                leadership.clone(),
+            ),
         );
         let this = self.clone();
         futures::stream::unfold(this.clone(), |s| async move {
@@ -370,6 +485,8 @@ impl Workloads {
                     Key::Deployment(ns, n) => this.sync_deployment(ns, n, &l, &rec.2).await,
                     Key::Job(ns, n) => this.sync_job(ns, n, &l, &rec.3).await,
                     Key::CronJob(ns, n) => this.sync_cronjob(ns, n, &l, &rec.4).await,
+                    Key::StatefulSet(ns, n) => this.sync_statefulset(ns, n, &l, &rec.5).await,
+                    Key::DaemonSet(ns, n) => this.sync_daemonset(ns, n, &l, &rec.6).await,
                 };
                 match res {
                     Ok(requeue) => {
@@ -416,6 +533,14 @@ impl Workloads {
         for c in self.cronjobs.all() {
             self.queue
                 .add(Key::CronJob(ns_of(c.as_ref()), c.name_any()));
+        }
+        for s in self.statefulsets.all() {
+            self.queue
+                .add(Key::StatefulSet(ns_of(s.as_ref()), s.name_any()));
+        }
+        for d in self.daemonsets.all() {
+            self.queue
+                .add(Key::DaemonSet(ns_of(d.as_ref()), d.name_any()));
         }
     }
 
