@@ -1058,3 +1058,90 @@ fn t109_statefulsets_and_daemonsets() -> Result<()> {
     );
     Ok(())
 }
+
+/// POST an Eviction for `pod` (what `kubectl drain` sends).
+fn evict(api: &Api, pod: &str) -> Result<std::process::Output> {
+    let body = serde_json::json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                                  "metadata": {"name": pod, "namespace": "default"}});
+    let path = format!("/api/v1/namespaces/default/pods/{pod}/eviction");
+    let f = api.dir.path().join("eviction.json");
+    std::fs::write(&f, body.to_string())?;
+    api.kubectl(&["create", "--raw", &path, "-f", &f.to_string_lossy()])
+}
+
+#[test]
+fn t115_disruption_budget_status_gates_evictions() -> Result<()> {
+    let api = Api::full()?;
+    fake_node(&api, "n1")?;
+    let _kubelet = common::kube::FakeKubelet::start(&api.kubeconfig, Duration::from_millis(100))?;
+    api.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx",
+        "--replicas=3",
+    ])?;
+    api.ok(&["rollout", "status", "deployment/web", "--timeout=60s"])?;
+    api.ok(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=2",
+    ])?;
+    poll(WAIT, "the budget to allow one disruption", || {
+        let p = get(&api, &["pdb", "web"]).ok()??;
+        let s = &p["status"];
+        (s["disruptionsAllowed"] == 1
+            && s["currentHealthy"] == 3
+            && s["desiredHealthy"] == 2
+            && s["expectedPods"] == 3)
+            .then_some(())
+    })
+    .with_context(|| api.logs())?;
+    let table = api.ok(&["get", "pdb", "web"])?;
+    ensure!(
+        table.contains("web")
+            && table
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.split_whitespace().nth(3) == Some("1")),
+        "{table}"
+    );
+    // One eviction is allowed.
+    let victim = live_pods(&api, "app=web")?[0]["metadata"]["name"]
+        .as_str()
+        .context("a pod")?
+        .to_string();
+    let out = evict(&api, &victim)?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A budget that allows none refuses with 429.
+    api.ok(&[
+        "patch",
+        "pdb",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minAvailable":3}}"#,
+    ])?;
+    poll(WAIT, "the budget to allow no disruption", || {
+        let p = get(&api, &["pdb", "web"]).ok()??;
+        (p["status"]["disruptionsAllowed"] == 0 && p["status"]["desiredHealthy"] == 3).then_some(())
+    })
+    .with_context(|| api.logs())?;
+    let pod = live_pods(&api, "app=web")?[0]["metadata"]["name"]
+        .as_str()
+        .context("a pod")?
+        .to_string();
+    let out = evict(&api, &pod)?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success() && err.contains("disruption budget"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -3,10 +3,11 @@
 //! kube-controller-manager's.
 //!
 //! - [`endpoints`], [`endpointslice`], [`serviceaccount`]: the pure plans, unit-tested.
-//! - [`disruption`], [`nodelifecycle`]: the plans of the PodDisruptionBudget status and node
-//!   lifecycle (heartbeat staleness → `Unknown` conditions, not-ready/unreachable taints,
-//!   NoExecute evictions) controllers; unit-tested, not run yet (the node lifecycle needs the
-//!   node agent's heartbeats; see ARCHITECTURE.md, known gaps).
+//! - [`disruption`]: the PodDisruptionBudget status plan (run by the workload runtime, which
+//!   has the controllers' caches it needs).
+//! - [`nodelifecycle`]: the node lifecycle plan (heartbeat staleness → `Unknown` conditions,
+//!   not-ready/unreachable taints, NoExecute evictions); unit-tested, not run yet (it needs
+//!   the node agent's heartbeats; see ARCHITECTURE.md, known gaps).
 //! - this module: the runtime. Informers (pods shared with the workload controllers) on every
 //!   replica; changes become keys (a Service; a namespace); workers run only while this
 //!   replica leads and check [`Leadership`] before each write.

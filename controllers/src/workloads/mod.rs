@@ -23,6 +23,7 @@ mod batch;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+mod disruption_run;
 pub mod history;
 pub mod job;
 pub mod podutil;
@@ -40,6 +41,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, ReplicationController};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -77,6 +79,8 @@ pub enum Key {
     StatefulSet(String, String),
     /// A DaemonSet (namespace, name).
     DaemonSet(String, String),
+    /// A PodDisruptionBudget (namespace, name): its status.
+    Pdb(String, String),
 }
 
 /// The caches and the queue; [`Workloads::run_workers`] acts.
@@ -93,6 +97,7 @@ pub struct Workloads {
     revisions: Arc<Informer<ControllerRevision>>,
     pvcs: Arc<Informer<PersistentVolumeClaim>>,
     nodes: Arc<Informer<Node>>,
+    pdbs: Arc<Informer<PodDisruptionBudget>>,
     /// Failed-pod back-off of the DaemonSet controller (per node and DaemonSet).
     ds_backoff: std::sync::Mutex<daemonset::FailedPodBackoff>,
     queue: Arc<WorkQueue<Key>>,
@@ -178,6 +183,9 @@ impl Workloads {
         let pvcs = Informer::new();
         let mut pvcrx = pvcs.subscribe();
         pvcs.run(Api::all(client.clone()), stop.clone());
+        let pdbs = Informer::new();
+        let mut pdbrx = pdbs.subscribe();
+        pdbs.run(Api::all(client.clone()), stop.clone());
         let rss = Informer::new();
         let mut rrx = rss.subscribe();
         rss.run(Api::all(client.clone()), stop.clone());
@@ -205,6 +213,7 @@ impl Workloads {
             revisions,
             pvcs,
             nodes: nodes.clone(),
+            pdbs,
             ds_backoff: std::sync::Mutex::default(),
             client,
             queue: WorkQueue::new(),
@@ -277,6 +286,11 @@ impl Workloads {
                             }
                         }
                     }
+                    Some(c) = pdbrx.recv() => {
+                        for o in [&c.old, &c.new].into_iter().flatten() {
+                            this.queue.add(Key::Pdb(ns_of(o.as_ref()), o.name_any()));
+                        }
+                    }
                     Some(c) = nrx.recv() => {
                         // A node added, gone, or whose labels, taints or schedulability
                         // changed: every DaemonSet looks again (heartbeats do not count).
@@ -345,6 +359,18 @@ impl Workloads {
                     keys.push(d);
                 }
                 keys.push(k);
+            }
+        }
+        // Budgets selecting the pod before or after the change count it.
+        for pdb in self.pdbs.list(&ns) {
+            let sel = pdb.spec.as_ref().and_then(|s| s.selector.as_ref());
+            let hit = sel.is_some_and(|s| {
+                [&c.old, &c.new].into_iter().flatten().any(|p| {
+                    podutil::label_selector_matches(s, p.metadata.labels.as_ref()).unwrap_or(false)
+                })
+            });
+            if hit {
+                keys.push(Key::Pdb(ns.clone(), pdb.name_any()));
             }
         }
         // An orphan may be adopted by any matching controller of its namespace.
@@ -427,6 +453,7 @@ impl Workloads {
         self.revisions.synced().await;
         self.pvcs.synced().await;
         self.nodes.synced().await;
+        self.pdbs.synced().await;
         let resync = {
             let this = self.clone();
             tokio::spawn(async move {
@@ -468,6 +495,11 @@ impl Workloads {
                 "daemonset-controller",
                 leadership.clone(),
             ),
+            Recorder::new(
+                self.client.clone(),
+                "disruption-controller",
+                leadership.clone(),
+            ),
         );
         let this = self.clone();
         futures::stream::unfold(this.clone(), |s| async move {
@@ -487,6 +519,7 @@ impl Workloads {
                     Key::CronJob(ns, n) => this.sync_cronjob(ns, n, &l, &rec.4).await,
                     Key::StatefulSet(ns, n) => this.sync_statefulset(ns, n, &l, &rec.5).await,
                     Key::DaemonSet(ns, n) => this.sync_daemonset(ns, n, &l, &rec.6).await,
+                    Key::Pdb(ns, n) => this.sync_pdb(ns, n, &l, &rec.7).await,
                 };
                 match res {
                     Ok(requeue) => {
@@ -541,6 +574,9 @@ impl Workloads {
         for d in self.daemonsets.all() {
             self.queue
                 .add(Key::DaemonSet(ns_of(d.as_ref()), d.name_any()));
+        }
+        for p in self.pdbs.all() {
+            self.queue.add(Key::Pdb(ns_of(p.as_ref()), p.name_any()));
         }
     }
 
