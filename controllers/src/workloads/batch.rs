@@ -144,52 +144,20 @@ impl Workloads {
             }
         }
         let mut not_created = 0usize;
-        if !plan.create.is_empty() {
-            self.expectations.expect(&key, plan.create.len() as i64, 0);
-            let pp = PostParams::default();
-            let mut batch = 1usize;
-            let mut i = 0usize;
-            while i < plan.create.len() {
-                let end = (i + batch).min(plan.create.len());
-                leadership.check()?;
-                let results = futures::future::join_all(
-                    plan.create[i..end]
-                        .iter()
-                        .map(|p| timeout("pod create", pods_api.create(&pp, p))),
-                )
-                .await;
-                let mut failed = None;
-                for r in results {
-                    match r {
-                        Ok(p) => recorder.record(
-                            j.as_ref(),
-                            "Normal",
-                            "SuccessfulCreate",
-                            format!("Created pod: {}", p.name_any()),
-                        ),
-                        Err(e) => {
-                            self.expectations.created(&key);
-                            not_created += 1;
-                            failed = Some(e.to_string());
-                        }
-                    }
-                }
-                i = end;
-                if let Some(msg) = failed {
-                    for _ in i..plan.create.len() {
-                        self.expectations.created(&key);
-                        not_created += 1;
-                    }
-                    recorder.record(
-                        j.as_ref(),
-                        "Warning",
-                        "FailedCreate",
-                        format!("Error creating: {msg}"),
-                    );
-                    break;
-                }
-                batch *= 2;
-            }
+        if let Some((n, e)) = self
+            .create_pods_slow_start(
+                &pods_api,
+                &plan.create,
+                &key,
+                j.as_ref(),
+                leadership,
+                recorder,
+            )
+            .await?
+        {
+            // Pods not created are not active: the status says so.
+            tracing::debug!(job = %name, error = %e, "pod creation failed");
+            not_created = n;
         }
         if plan.status_changed || not_created > 0 {
             leadership.check()?;

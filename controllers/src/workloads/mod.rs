@@ -616,6 +616,75 @@ impl Workloads {
         }
     }
 
+    /// Create `pods` under expectations for `key`, in slow-start batches (1, 2, 4, ...) as
+    /// upstream, so a create that keeps failing fails once, not hundreds of times. Records
+    /// `SuccessfulCreate` / `FailedCreate` on `owner`; the first failure ends the run and is
+    /// returned with how many pods were not created (those are taken off the expectations:
+    /// the informer will never see them).
+    pub(super) async fn create_pods_slow_start<O>(
+        &self,
+        api: &Api<Pod>,
+        pods: &[Pod],
+        key: &Key,
+        owner: &O,
+        leadership: &Leadership,
+        recorder: &Recorder,
+    ) -> Result<Option<(usize, Error)>>
+    where
+        O: Resource<DynamicType = ()>,
+    {
+        if pods.is_empty() {
+            return Ok(None);
+        }
+        self.expectations.expect(key, pods.len() as i64, 0);
+        let pp = PostParams::default();
+        let mut batch = 1usize;
+        let mut i = 0usize;
+        while i < pods.len() {
+            let end = (i + batch).min(pods.len());
+            leadership.check()?;
+            let results = futures::future::join_all(
+                pods[i..end]
+                    .iter()
+                    .map(|p| timeout("pod create", api.create(&pp, p))),
+            )
+            .await;
+            let mut failed = None;
+            let mut not_created = 0usize;
+            for r in results {
+                match r {
+                    Ok(p) => recorder.record(
+                        owner,
+                        "Normal",
+                        "SuccessfulCreate",
+                        format!("Created pod: {}", p.name_any()),
+                    ),
+                    Err(e) => {
+                        self.expectations.created(key);
+                        not_created += 1;
+                        failed = Some(e);
+                    }
+                }
+            }
+            i = end;
+            if let Some(e) = failed {
+                for _ in i..pods.len() {
+                    self.expectations.created(key);
+                    not_created += 1;
+                }
+                recorder.record(
+                    owner,
+                    "Warning",
+                    "FailedCreate",
+                    format!("Error creating: {e}"),
+                );
+                return Ok(Some((not_created, e)));
+            }
+            batch *= 2;
+        }
+        Ok(None)
+    }
+
     /// Adopt, release, create, delete for one ReplicaSet or RC; the error message of a failed
     /// create or delete, if any.
     #[allow(clippy::too_many_arguments)]
@@ -653,49 +722,12 @@ impl Workloads {
         }
         if create > 0 {
             let pod = new_pod()?;
-            self.expectations.expect(key, i64::from(create), 0);
-            // Slow start, as upstream: 1, 2, 4, ... so a failing create fails once, not 500
-            // times.
-            let mut left = create;
-            let mut batch = 1;
-            while left > 0 {
-                let n = batch.min(left);
-                leadership.check()?;
-                let pp = PostParams::default();
-                let results = futures::future::join_all(
-                    (0..n).map(|_| timeout("pod create", pods.create(&pp, &pod))),
-                )
-                .await;
-                let mut failed = None;
-                for r in results {
-                    match r {
-                        Ok(p) => recorder.record(
-                            owner,
-                            "Normal",
-                            "SuccessfulCreate",
-                            format!("Created pod: {}", p.name_any()),
-                        ),
-                        Err(e) => {
-                            // Never seen by the informer: do not wait for it.
-                            self.expectations.created(key);
-                            failed = Some(e.to_string());
-                        }
-                    }
-                }
-                left -= n;
-                if let Some(msg) = failed {
-                    for _ in 0..left {
-                        self.expectations.created(key);
-                    }
-                    recorder.record(
-                        owner,
-                        "Warning",
-                        "FailedCreate",
-                        format!("Error creating: {msg}"),
-                    );
-                    return Ok(Some((true, msg)));
-                }
-                batch *= 2;
+            let pods_to_create = vec![pod; usize::try_from(create).unwrap_or(0)];
+            if let Some(e) = self
+                .create_pods_slow_start(&pods, &pods_to_create, key, owner, leadership, recorder)
+                .await?
+            {
+                return Ok(Some((true, e.1.to_string())));
             }
         }
         if !delete.is_empty() {

@@ -319,50 +319,18 @@ impl Workloads {
             )?;
         }
         if satisfied {
-            if !plan.create_pods.is_empty() {
-                self.expectations
-                    .expect(&key, plan.create_pods.len() as i64, 0);
-                let mut batch = 1usize;
-                let mut i = 0usize;
-                while i < plan.create_pods.len() {
-                    let end = (i + batch).min(plan.create_pods.len());
-                    leadership.check()?;
-                    let results = futures::future::join_all(
-                        plan.create_pods[i..end]
-                            .iter()
-                            .map(|p| timeout("pod create", pod_api.create(&pp, p))),
-                    )
-                    .await;
-                    let mut failed = None;
-                    for r in results {
-                        match r {
-                            Ok(p) => recorder.record(
-                                ds.as_ref(),
-                                "Normal",
-                                "SuccessfulCreate",
-                                format!("Created pod: {}", p.name_any()),
-                            ),
-                            Err(e) => {
-                                self.expectations.created(&key);
-                                failed = Some(e);
-                            }
-                        }
-                    }
-                    i = end;
-                    if let Some(e) = failed {
-                        for _ in i..plan.create_pods.len() {
-                            self.expectations.created(&key);
-                        }
-                        recorder.record(
-                            ds.as_ref(),
-                            "Warning",
-                            "FailedCreate",
-                            format!("Error creating: {e}"),
-                        );
-                        return Err(e);
-                    }
-                    batch *= 2;
-                }
+            if let Some((_, e)) = self
+                .create_pods_slow_start(
+                    &pod_api,
+                    &plan.create_pods,
+                    &key,
+                    ds.as_ref(),
+                    leadership,
+                    recorder,
+                )
+                .await?
+            {
+                return Err(e);
             }
             if !plan.delete_pods.is_empty() {
                 self.expectations
