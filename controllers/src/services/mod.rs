@@ -40,14 +40,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::informer::{Change, Informer};
-use crate::workloads::podutil;
+use crate::workloads::{is_status, podutil, timeout};
 use crate::workqueue::WorkQueue;
 use crate::{Error, Leadership, Result};
 
 /// Objects reconciled at once.
 const WORKERS: usize = 4;
-/// Bound on one request.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a Service waits for the slice informer to see its own writes before it plans
 /// from the cache anyway.
 const SLICE_SETTLE: Duration = Duration::from_secs(5);
@@ -83,23 +81,6 @@ pub struct Services {
     pending: Mutex<Pending>,
     /// The cluster CA (PEM) published as `kube-root-ca.crt`, if known.
     ca_pem: Option<String>,
-}
-
-async fn timeout<T>(
-    what: &'static str,
-    fut: impl std::future::Future<Output = Result<T, kube::Error>>,
-) -> Result<T> {
-    match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
-        Ok(r) => Ok(r?),
-        Err(_) => Err(Error::Timeout {
-            what,
-            after: REQUEST_TIMEOUT,
-        }),
-    }
-}
-
-fn is_status(e: &Error, code: u16) -> bool {
-    matches!(e, Error::Kube(kube::Error::Api(s)) if s.code == code)
 }
 
 fn ns_of<K: kube::Resource>(o: &K) -> String {

@@ -126,7 +126,7 @@ fn ns_of<K: Resource>(o: &K) -> String {
     o.meta().namespace.clone().unwrap_or_default()
 }
 
-async fn timeout<T>(
+pub(crate) async fn timeout<T>(
     what: &'static str,
     fut: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T> {
@@ -156,7 +156,7 @@ fn status_patch<S: k8s_openapi::serde::Serialize>(old: Option<&S>, new: &S) -> s
     json!({ "status": new })
 }
 
-fn is_status(e: &Error, code: u16) -> bool {
+pub(crate) fn is_status(e: &Error, code: u16) -> bool {
     matches!(e, Error::Kube(kube::Error::Api(s)) if s.code == code)
 }
 
@@ -616,6 +616,36 @@ impl Workloads {
         }
     }
 
+    /// Write `new` as the status of `name` through `/status` (a merge patch with explicit
+    /// nulls, see [`status_patch`]); an object deleted meanwhile is not an error.
+    pub(super) async fn write_status<K, S>(
+        &self,
+        ns: &str,
+        name: &str,
+        old: Option<&S>,
+        new: &S,
+    ) -> Result<()>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + k8s_openapi::serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        S: k8s_openapi::serde::Serialize,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
+        let patch = Patch::Merge(status_patch(old, new));
+        match timeout(
+            "status update",
+            api.patch_status(name, &PatchParams::default(), &patch),
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Create `pods` under expectations for `key`, in slow-start batches (1, 2, 4, ...) as
     /// upstream, so a create that keeps failing fails once, not hundreds of times. Records
     /// `SuccessfulCreate` / `FailedCreate` on `owner`; the first failure ends the run and is
@@ -820,18 +850,8 @@ impl Workloads {
         };
         if changed && was_satisfied {
             leadership.check()?;
-            let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), ns);
-            let patch = status_patch(rs.status.as_ref(), &status);
-            match timeout(
-                "status update",
-                api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)),
-            )
-            .await
-            {
-                Ok(_) => {}
-                Err(e) if is_status(&e, 404) => {}
-                Err(e) => return Err(e),
-            }
+            self.write_status::<ReplicaSet, _>(ns, name, rs.status.as_ref(), &status)
+                .await?;
         }
         Ok(plan.requeue_after)
     }
@@ -885,18 +905,8 @@ impl Workloads {
         };
         if changed && was_satisfied {
             leadership.check()?;
-            let api: Api<ReplicationController> = Api::namespaced(self.client.clone(), ns);
-            let patch = status_patch(rc.status.as_ref(), &status);
-            match timeout(
-                "status update",
-                api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)),
-            )
-            .await
-            {
-                Ok(_) => {}
-                Err(e) if is_status(&e, 404) => {}
-                Err(e) => return Err(e),
-            }
+            self.write_status::<ReplicationController, _>(ns, name, rc.status.as_ref(), &status)
+                .await?;
         }
         Ok(plan.requeue_after)
     }
@@ -1034,20 +1044,8 @@ impl Workloads {
         }
         if plan.status_changed {
             leadership.check()?;
-            match timeout(
-                "status update",
-                d_api.patch_status(
-                    name,
-                    &PatchParams::default(),
-                    &Patch::Merge(status_patch(d.status.as_ref(), &plan.status)),
-                ),
-            )
-            .await
-            {
-                Ok(_) => {}
-                Err(e) if is_status(&e, 404) => {}
-                Err(e) => return Err(e),
-            }
+            self.write_status::<Deployment, _>(ns, name, d.status.as_ref(), &plan.status)
+                .await?;
         }
         for ev in &plan.events {
             recorder.record(d.as_ref(), ev.type_, ev.reason, ev.message.clone());

@@ -17,7 +17,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::json;
 
-use super::{Key, Workloads, daemonset, is_status, statefulset, status_patch, timeout};
+use super::{Key, Workloads, daemonset, is_status, statefulset, timeout};
 use crate::recorder::Recorder;
 use crate::{Leadership, Result};
 
@@ -195,18 +195,8 @@ impl Workloads {
             .await?;
         if plan.status_changed {
             leadership.check()?;
-            let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), ns);
-            ok_or_gone(
-                timeout(
-                    "status update",
-                    api.patch_status(
-                        name,
-                        &PatchParams::default(),
-                        &Patch::Merge(status_patch(set.status.as_ref(), &plan.status)),
-                    ),
-                )
-                .await,
-            )?;
+            self.write_status::<StatefulSet, _>(ns, name, set.status.as_ref(), &plan.status)
+                .await?;
         }
         for n in &plan.delete_revisions {
             leadership.check()?;
@@ -374,18 +364,8 @@ impl Workloads {
         };
         if plan.status_changed || !satisfied {
             leadership.check()?;
-            let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), ns);
-            ok_or_gone(
-                timeout(
-                    "status update",
-                    api.patch_status(
-                        name,
-                        &PatchParams::default(),
-                        &Patch::Merge(status_patch(ds.status.as_ref(), &status)),
-                    ),
-                )
-                .await,
-            )?;
+            self.write_status::<DaemonSet, _>(ns, name, ds.status.as_ref(), &status)
+                .await?;
         }
         for ev in &plan.events {
             recorder.record(ds.as_ref(), ev.type_, ev.reason, ev.message.clone());
